@@ -2,4 +2,6 @@
 #pragma once
 #include "kun/autograd/elementwise.h"
 #include "kun/autograd/reduce.h"
+#include "kun/autograd/linalg.h"
+#include "kun/autograd/conv.h"
 #include "kun/autograd/variable.h"

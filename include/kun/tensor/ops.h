@@ -2,3 +2,5 @@
 #pragma once
 #include "kun/tensor/ops_elementwise.h"
 #include "kun/tensor/ops_reduce.h"
+#include "kun/tensor/ops_linalg.h"
+#include "kun/tensor/ops_conv.h"
