@@ -188,7 +188,13 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   Tensor b2 = b;
   const int64_t M = a2.size(-2), N = b2.size(-1);
   Shape ba(a2.shape().begin(), a2.shape().end() - 2), bb(b2.shape().begin(), b2.shape().end() - 2);
-  Shape batch = broadcast_shapes(ba, bb, "matmul");
+  Shape batch;
+  try {
+    batch = broadcast_shapes(ba, bb, "matmul");
+  } catch (const ShapeError&) {
+    detail::throw_error<ShapeError>("matmul: the batch dims of ", a.shape(), " and ", b.shape(),
+                                    " cannot be broadcast together (each must match or be 1)");
+  }
   Shape sa = batch, sb = batch, so = batch;
   sa.push_back(M);
   sa.push_back(ka);

@@ -177,10 +177,10 @@ void avg_forward(const PoolGeom& g, bool include_pad, const T* x, T* y) {
       for (int64_t oh = 0; oh < g.OH; ++oh)
         for (int64_t ow = 0; ow < g.OW; ++ow) {
           AvgWin wd = avg_window(g, oh, ow, include_pad);
-          T acc = 0;
+          double acc = 0;  // double: a window of huge floats must not overflow before the division
           for (int64_t ih = wd.h0; ih < wd.h1; ++ih)
             for (int64_t iw = wd.w0; iw < wd.w1; ++iw) acc += xp[ih * g.W + iw];
-          yp[oh * g.OW + ow] = acc / static_cast<T>(wd.div);
+          yp[oh * g.OW + ow] = static_cast<T>(acc / wd.div);
         }
     }
   });
@@ -217,10 +217,10 @@ void adaptive_forward(const PoolGeom& g, const T* x, T* y) {
         const int64_t h0 = adapt_start(oh, g.H, g.OH), h1 = adapt_end(oh, g.H, g.OH);
         for (int64_t ow = 0; ow < g.OW; ++ow) {
           const int64_t w0 = adapt_start(ow, g.W, g.OW), w1 = adapt_end(ow, g.W, g.OW);
-          T acc = 0;
+          double acc = 0;  // double: see avg_forward
           for (int64_t ih = h0; ih < h1; ++ih)
             for (int64_t iw = w0; iw < w1; ++iw) acc += xp[ih * g.W + iw];
-          yp[oh * g.OW + ow] = acc / static_cast<T>((h1 - h0) * (w1 - w0));
+          yp[oh * g.OW + ow] = static_cast<T>(acc / static_cast<double>((h1 - h0) * (w1 - w0)));
         }
       }
     }
