@@ -97,27 +97,38 @@ void max_forward(const PoolGeom& g, const T* x, T* y, int64_t* idx) {
       int64_t* ip = idx + p * g.OH * g.OW;
       for (int64_t oh = 0; oh < g.OH; ++oh) {
         const int64_t h0 = oh * g.sh - g.ph;
+        // window rows inside the input: h0 + kh * dh in [0, H)
+        const int64_t kh0 = h0 < 0 ? (-h0 + g.dh - 1) / g.dh : 0;
+        const int64_t kh1 = std::min(g.KH, (g.H - 1 - h0) / g.dh + 1);
         for (int64_t ow = 0; ow < g.OW; ++ow) {
           const int64_t w0 = ow * g.sw - g.pw;
-          T best = -std::numeric_limits<T>::infinity();
-          int64_t bi = -1;
-          for (int64_t kh = 0; kh < g.KH; ++kh) {
-            const int64_t ih = h0 + kh * g.dh;
-            if (ih < 0 || ih >= g.H) continue;
-            for (int64_t kw = 0; kw < g.KW; ++kw) {
-              const int64_t iw = w0 + kw * g.dw;
-              if (iw < 0 || iw >= g.W) continue;
-              const T v = xp[ih * g.W + iw];
-              if (bi < 0 || v > best || std::isnan(v)) {  // NaN propagates, as in PyTorch
-                best = v;
-                bi = ih * g.W + iw;
-                if (std::isnan(v)) goto done;
-              }
+          const int64_t kw0 = w0 < 0 ? (-w0 + g.dw - 1) / g.dw : 0;
+          const int64_t kw1 = std::min(g.KW, (g.W - 1 - w0) / g.dw + 1);
+          int64_t bi = (h0 + kh0 * g.dh) * g.W + w0 + kw0 * g.dw;  // first element inside the input
+          T best = xp[bi];
+          bool nan = false;
+          // Arithmetic select, no branches: on random data a data-dependent branch mispredicts
+          // about half the time and dominates the cost.
+          for (int64_t kh = kh0; kh < kh1; ++kh) {
+            const int64_t rbase = (h0 + kh * g.dh) * g.W + w0;
+            for (int64_t kw = kw0; kw < kw1; ++kw) {
+              const int64_t i = rbase + kw * g.dw;
+              const T v = xp[i];
+              const int64_t take = v > best;
+              best = v > best ? v : best;
+              bi += (i - bi) * take;
+              nan |= v != v;
             }
           }
-        done:
+          if (nan) {  // rare: PyTorch propagates a NaN (the last one in the window)
+            for (int64_t kh = kh0; kh < kh1; ++kh)
+              for (int64_t kw = kw0; kw < kw1; ++kw) {
+                const int64_t i = (h0 + kh * g.dh) * g.W + w0 + kw * g.dw;
+                if (xp[i] != xp[i]) best = xp[i], bi = i;
+              }
+          }
           yp[oh * g.OW + ow] = best;
-          ip[oh * g.OW + ow] = bi < 0 ? 0 : bi;
+          ip[oh * g.OW + ow] = bi;
         }
       }
     }
@@ -136,13 +147,24 @@ void max_forward_2x2(const PoolGeom& g, const T* x, T* y, int64_t* idx) {
         const T* r0 = xp + 2 * oh * g.W;
         const T* r1 = r0 + g.W;
         for (int64_t ow = 0; ow < g.OW; ++ow) {
-          const int64_t c = 2 * ow;
+          const int64_t c = 2 * ow, i0 = 2 * oh * g.W + c, i1 = i0 + g.W;
           T best = r0[c];
-          int64_t bi = 2 * oh * g.W + c;
-          if (r0[c + 1] > best || std::isnan(r0[c + 1])) best = r0[c + 1], bi = 2 * oh * g.W + c + 1;
-          if (r1[c] > best || std::isnan(r1[c])) best = r1[c], bi = (2 * oh + 1) * g.W + c;
-          if (r1[c + 1] > best || std::isnan(r1[c + 1])) best = r1[c + 1], bi = (2 * oh + 1) * g.W + c + 1;
-          if (std::isnan(r0[c])) best = r0[c], bi = 2 * oh * g.W + c;
+          int64_t bi = i0;
+          bool nan = best != best;
+          auto step = [&](T v, int64_t i) {  // branch-free, see max_forward
+            const int64_t take = v > best;
+            best = v > best ? v : best;
+            bi += (i - bi) * take;
+            nan |= v != v;
+          };
+          step(r0[c + 1], i0 + 1);
+          step(r1[c], i1);
+          step(r1[c + 1], i1 + 1);
+          if (nan) {
+            const int64_t cand[4] = {i0, i0 + 1, i1, i1 + 1};
+            for (int64_t i : cand)
+              if (xp[i] != xp[i]) best = xp[i], bi = i;
+          }
           yp[oh * g.OW + ow] = best;
           ip[oh * g.OW + ow] = bi;
         }
@@ -341,7 +363,7 @@ Tensor max_pool_backward_impl(const char* op, const Tensor& grad_out, const Tens
   KUN_CHECK(x_shape.size() == grad_out.dim() && x_shape.size() > spatial, ShapeError, op, ": input shape ", x_shape,
             " does not match grad_out ", grad_out.shape());
   Tensor gy = grad_out.contiguous(), idx = indices.contiguous();
-  Tensor gx = zeros(x_shape, gy.dtype());
+  Tensor gx = Tensor::empty(x_shape, gy.dtype());  // zeroed plane by plane below, while hot in cache
   int64_t in_plane = 1, o_plane = 1;
   for (int i = 0; i < spatial; ++i) {
     in_plane *= x_shape[x_shape.size() - 1 - i];
@@ -353,11 +375,14 @@ Tensor max_pool_backward_impl(const char* op, const Tensor& grad_out, const Tens
     const int64_t* ip = idx.data<int64_t>();
     scalar_t* x = gx.data<scalar_t>();
     parallel_for(planes, plane_grain(in_plane), [&](int64_t b, int64_t e) {
-      for (int64_t p = b; p < e; ++p)
+      for (int64_t p = b; p < e; ++p) {
+        scalar_t* xp = x + p * in_plane;
+        std::fill(xp, xp + in_plane, scalar_t(0));
         for (int64_t i = 0; i < o_plane; ++i) {
           const int64_t k = ip[p * o_plane + i];
-          if (k >= 0 && k < in_plane) x[p * in_plane + k] += g[p * o_plane + i];
+          if (k >= 0 && k < in_plane) xp[k] += g[p * o_plane + i];
         }
+      }
     });
   });
   return gx;
