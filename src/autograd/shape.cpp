@@ -33,8 +33,8 @@ Variable stack(const std::vector<Variable>& xs, int64_t dim) {
   us.reserve(xs.size());
   for (size_t i = 0; i < xs.size(); ++i) {
     KUN_CHECK(xs[i].defined(), ValueError, "stack: variable ", i, " is undefined");
-    KUN_CHECK(xs[i].shape() == xs[0].shape(), ShapeError, "stack: expected every tensor to have shape ",
-              xs[0].shape(), ", got ", xs[i].shape(), " at position ", i);
+    KUN_CHECK(xs[i].shape() == xs[0].shape(), ShapeError, "stack: expected every tensor to have shape ", xs[0].shape(),
+              ", got ", xs[i].shape(), " at position ", i);
     us.push_back(unsqueeze(xs[i], d));
   }
   return concat(us, d);

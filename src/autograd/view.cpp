@@ -8,9 +8,8 @@ namespace kun {
 namespace {
 // Backward of a view that keeps every element exactly once: reshape the grad back.
 Variable reshaping(Tensor out, const Variable& x, const char* name) {
-  return make_result(std::move(out), {x}, name, [](const Tensor& g, Node& n) {
-    n.inputs[0].accumulate_grad(g.reshape(n.inputs[0].shape()));
-  });
+  return make_result(std::move(out), {x}, name,
+                     [](const Tensor& g, Node& n) { n.inputs[0].accumulate_grad(g.reshape(n.inputs[0].shape())); });
 }
 
 // Backward of a view that picks a sub-block: zeros of x's shape with the same view filled by g.
@@ -64,9 +63,8 @@ Variable select(const Variable& x, int64_t dim, int64_t index) {
 }
 
 Variable expand(const Variable& x, const Shape& shape) {
-  return make_result(x.data().expand(shape), {x}, "expand", [](const Tensor& g, Node& n) {
-    n.inputs[0].accumulate_grad(sum_to(g, n.inputs[0].shape()));
-  });
+  return make_result(x.data().expand(shape), {x}, "expand",
+                     [](const Tensor& g, Node& n) { n.inputs[0].accumulate_grad(sum_to(g, n.inputs[0].shape())); });
 }
 
 Variable contiguous(const Variable& x) {
@@ -78,9 +76,8 @@ Variable contiguous(const Variable& x) {
 Variable to(const Variable& x, DType dtype) {
   if (dtype == x.dtype()) return x;
   if (!is_floating(dtype)) return Variable(x.data().to(dtype));  // integers carry no gradient
-  return make_result(x.data().to(dtype), {x}, "to", [](const Tensor& g, Node& n) {
-    n.inputs[0].accumulate_grad(g.to(n.inputs[0].dtype()));
-  });
+  return make_result(x.data().to(dtype), {x}, "to",
+                     [](const Tensor& g, Node& n) { n.inputs[0].accumulate_grad(g.to(n.inputs[0].dtype())); });
 }
 
 }  // namespace kun

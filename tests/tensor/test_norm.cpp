@@ -80,8 +80,7 @@ TEST(NormOps, Gradcheck) {
   EXPECT_TRUE(grad_ok([](const std::vector<Variable>& v) { return batch_norm(v[0], Tensor(), Tensor()); }, {x2}));
   Tensor x4 = randn({2, 3, 2, 2}, DType::f64, &g);
   EXPECT_TRUE(grad_ok(
-      [](const std::vector<Variable>& v) { return batch_norm(v[0], Tensor(), Tensor(), v[1], Variable()); },
-      {x4, wb}));
+      [](const std::vector<Variable>& v) { return batch_norm(v[0], Tensor(), Tensor(), v[1], Variable()); }, {x4, wb}));
   // dropout: same generator state each call, so the mask is fixed
   Tensor xd = randn({4, 7}, DType::f64, &g);
   EXPECT_TRUE(grad_ok(

@@ -32,8 +32,8 @@ TEST(ShapeOps, ConcatStackGolden) {
   }
   for (const char* name : {"stack_dim1", "stack_neg"}) {
     const json& c = C(name);
-    EXPECT_TRUE(close(stack({input(c, "a"), input(c, "b"), input(c, "c")}, c["attrs"]["dim"].get<int64_t>()),
-                      output(c, "y")))
+    EXPECT_TRUE(
+        close(stack({input(c, "a"), input(c, "b"), input(c, "c")}, c["attrs"]["dim"].get<int64_t>()), output(c, "y")))
         << name;
   }
 }
@@ -65,8 +65,8 @@ TEST(ShapeOps, SplitChunkGolden) {
 }
 
 TEST(ShapeOps, PadGolden) {
-  for (const char* name : {"pad_const_value", "pad_const_2d", "pad_const_crop", "pad_reflect_2d", "pad_reflect_1d",
-                           "pad_replicate_2d"}) {
+  for (const char* name :
+       {"pad_const_value", "pad_const_2d", "pad_const_crop", "pad_reflect_2d", "pad_reflect_1d", "pad_replicate_2d"}) {
     const json& c = C(name);
     auto pads = c["attrs"]["pads"].get<std::vector<int64_t>>();
     EXPECT_TRUE(close(pad(input(c, "x"), pads, pad_opts(c)), output(c, "y"))) << name;
@@ -100,8 +100,11 @@ TEST(ShapeOps, Gradcheck) {
       {x}));
   Tensor img = randn({2, 2, 3, 4}, DType::f64, &g);
   for (PadMode m : {PadMode::constant, PadMode::reflect, PadMode::replicate}) {
-    EXPECT_TRUE(grad_ok([m](const std::vector<Variable>& v) { return pad(v[0], {2, 1, 1, 2}, {.mode = m, .value = 3}); },
-                        {img}))
+    EXPECT_TRUE(grad_ok(
+        [m](const std::vector<Variable>& v) {
+          return pad(v[0], {2, 1, 1, 2}, {.mode = m, .value = 3});
+        },
+        {img}))
         << static_cast<int>(m);
   }
   EXPECT_TRUE(grad_ok([](const std::vector<Variable>& v) { return pad(v[0], {-1, 2, 0, 1}); }, {img}));

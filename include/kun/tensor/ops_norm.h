@@ -29,9 +29,8 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 LayerNormForward layer_norm_forward(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
                                     const Tensor& bias, const LayerNormOptions& opt = {});
 // grad: x's shape. need = {dx, dweight, dbias}.
-NormGrads layer_norm_backward(const Tensor& grad, const Tensor& x, const Shape& normalized_shape,
-                              const Tensor& mean, const Tensor& rstd, const Tensor& weight,
-                              std::array<bool, 3> need = {true, true, true});
+NormGrads layer_norm_backward(const Tensor& grad, const Tensor& x, const Shape& normalized_shape, const Tensor& mean,
+                              const Tensor& rstd, const Tensor& weight, std::array<bool, 3> need = {true, true, true});
 
 struct BatchNormOptions {
   bool training = true;   // batch statistics (and running-stat update) vs running statistics

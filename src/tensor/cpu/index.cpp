@@ -46,7 +46,8 @@ void index_add_rows(T* dst, const T* src, const int64_t* idx, int64_t outer, int
   const int64_t work = outer * n * inner;
   const int nt = work >= cpu::kGrain ? num_threads() : 1;
   const int64_t parts = outer >= nt ? 1 : std::min<int64_t>(nt, std::max<int64_t>(V, 1));
-  parallel_for(outer * parts, 1, [&](int64_t b, int64_t e) {
+  const int64_t per_task = std::max<int64_t>(1, work / (outer * parts));
+  parallel_for(outer * parts, std::max<int64_t>(1, cpu::kGrain / per_task), [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
       const int64_t o = t / parts, part = t % parts;
       const int64_t lo = V * part / parts, hi = V * (part + 1) / parts;
@@ -111,8 +112,7 @@ Tensor index_add(const Tensor& x, int64_t dim, const Tensor& idx, const Tensor& 
   KUN_CHECK(idx.dim() <= 1, ShapeError, "index_add: expected a 1-D index tensor, got shape ", idx.shape());
   KUN_CHECK(x.dim() > 0, ShapeError, "index_add: expected an input with at least one dim, got a 0-d tensor");
   const int d = normalize_dim(dim, x.dim(), "index_add");
-  KUN_CHECK(src.dtype() == x.dtype(), TypeError, "index_add: expected src of dtype ", x.dtype(), ", got ",
-            src.dtype());
+  KUN_CHECK(src.dtype() == x.dtype(), TypeError, "index_add: expected src of dtype ", x.dtype(), ", got ", src.dtype());
   Shape want = x.shape();
   want[d] = idx.numel();
   KUN_CHECK(src.shape() == want, ShapeError, "index_add: expected src of shape ", want, ", got ", src.shape());
@@ -238,8 +238,9 @@ Tensor embedding(const Tensor& idx, const Tensor& weight) {
 
 Tensor embedding_backward(const Tensor& grad, const Tensor& idx, int64_t num_weights, const EmbeddingOptions& opt) {
   check_index_dtype(idx, "embedding_backward");
-  KUN_CHECK(grad.defined() && grad.dim() == idx.dim() + 1, ShapeError, "embedding_backward: expected a gradient of rank ",
-            idx.dim() + 1, " (index shape ", idx.shape(), " + (D)), got ", grad.defined() ? grad.shape() : Shape{});
+  KUN_CHECK(grad.defined() && grad.dim() == idx.dim() + 1, ShapeError,
+            "embedding_backward: expected a gradient of rank ", idx.dim() + 1, " (index shape ", idx.shape(),
+            " + (D)), got ", grad.defined() ? grad.shape() : Shape{});
   for (int k = 0; k < idx.dim(); ++k)
     KUN_CHECK(grad.shape()[k] == idx.shape()[k], ShapeError, "embedding_backward: gradient shape ", grad.shape(),
               " does not start with the index shape ", idx.shape());
@@ -249,14 +250,14 @@ Tensor embedding_backward(const Tensor& grad, const Tensor& idx, int64_t num_wei
   const int64_t n = idx.numel();
   if (n == 0 || D == 0) return gw;
   Tensor id = as_i64(idx);
-  std::optional<int64_t> pad = opt.padding_idx;
-  if (pad && *pad < 0) *pad += num_weights;
-  if (pad) {
+  std::optional<int64_t> pad_row = opt.padding_idx;
+  if (pad_row && *pad_row < 0) *pad_row += num_weights;
+  if (pad_row) {
     // drop padding rows by redirecting them out of every row block
     Tensor copy = id.clone();
     int64_t* p = copy.data<int64_t>();
     for (int64_t i = 0; i < n; ++i)
-      if (p[i] == *pad) p[i] = -1;
+      if (p[i] == *pad_row) p[i] = -1;
     id = copy;
   }
   Tensor g = grad.contiguous();

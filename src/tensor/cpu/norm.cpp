@@ -59,8 +59,8 @@ void layer_norm_fwd(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, 
 
 // dx = rstd * (gy - mean(gy) - xhat * mean(gy * xhat)) with gy = g * w; dw = sum_rows g * xhat; db = sum_rows g.
 template <typename T>
-void layer_norm_bwd(const T* g, const T* x, const T* mean, const T* rstd, const T* w, T* dx, T* dw, T* db,
-                    int64_t rows, int64_t M) {
+void layer_norm_bwd(const T* g, const T* x, const T* mean, const T* rstd, const T* w, T* dx, T* dw, T* db, int64_t rows,
+                    int64_t M) {
   const int64_t P = (dw || db) ? num_blocks(rows, rows * M) : 1;
   // per-block partial sums of dw / db, combined in block order afterwards
   std::vector<T> pdw(dw ? static_cast<size_t>(P * M) : 0, T(0)), pdb(db ? static_cast<size_t>(P * M) : 0, T(0));
@@ -133,8 +133,8 @@ void layer_norm_bwd(const T* g, const T* x, const T* mean, const T* rstd, const 
 int64_t check_layer_norm(const Tensor& x, const Shape& ns, const Tensor& w, const Tensor& b) {
   KUN_CHECK(x.defined(), ValueError, "layer_norm: the input is undefined");
   KUN_CHECK(is_floating(x.dtype()), TypeError, "layer_norm: expected a float32 or float64 input, got ", x.dtype());
-  KUN_CHECK(ns.size() >= 1 && ns.size() <= x.dim(), ShapeError, "layer_norm: normalized_shape ", ns,
-            " must be 1 to ", x.dim(), " trailing dims of the input shape ", x.shape());
+  KUN_CHECK(ns.size() >= 1 && ns.size() <= x.dim(), ShapeError, "layer_norm: normalized_shape ", ns, " must be 1 to ",
+            x.dim(), " trailing dims of the input shape ", x.shape());
   const int lead = x.dim() - ns.size();
   for (int k = 0; k < ns.size(); ++k)
     KUN_CHECK(x.shape()[lead + k] == ns[k], ShapeError, "layer_norm: normalized_shape ", ns,
@@ -235,63 +235,63 @@ namespace {
 template <typename T>
 void batch_norm_fwd(const Tensor& xc, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                     const Tensor& bias, const BatchNormOptions& opt, const BNDims& d, BatchNormForward& f) {
-    const T* px = xc.data<T>();
-    T* py = f.y.data<T>();
-    T* pm = f.mean.data<T>();
-    T* pr = f.rstd.data<T>();
-    const T* pw = weight.defined() ? weight.data<T>() : nullptr;
-    const T* pb = bias.defined() ? bias.data<T>() : nullptr;
-    const int64_t ws = weight.defined() ? weight.strides()[0] : 0, bs = bias.defined() ? bias.strides()[0] : 0;
-    T* rm = running_mean.defined() ? running_mean.data<T>() : nullptr;
-    T* rv = running_var.defined() ? running_var.data<T>() : nullptr;
-    const int64_t rms = rm ? running_mean.strides()[0] : 0, rvs = rv ? running_var.strides()[0] : 0;
-    const int64_t cnt = d.N * d.L;
-    const double mom = opt.momentum;
-    parallel_for(d.C, std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(cnt, 1)), [&](int64_t cb, int64_t ce) {
-      for (int64_t c = cb; c < ce; ++c) {
-        double mu, var;
-        if (opt.training) {
-          double s = 0;  // double accumulators: a channel can hold millions of values
-          for (int64_t n = 0; n < d.N; ++n) {
-            const T* row = px + (n * d.C + c) * d.L;
-            double rs = 0;
-#pragma omp simd reduction(+ : rs)
-            for (int64_t i = 0; i < d.L; ++i) rs += row[i];
-            s += rs;
-          }
-          mu = s / static_cast<double>(cnt);
-          double v = 0;
-          for (int64_t n = 0; n < d.N; ++n) {
-            const T* row = px + (n * d.C + c) * d.L;
-            double rs = 0;
-#pragma omp simd reduction(+ : rs)
-            for (int64_t i = 0; i < d.L; ++i) rs += (row[i] - mu) * (row[i] - mu);
-            v += rs;
-          }
-          var = v / static_cast<double>(cnt);
-          if (rm) {
-            rm[c * rms] = static_cast<T>((1 - mom) * rm[c * rms] + mom * mu);
-            rv[c * rvs] = static_cast<T>((1 - mom) * rv[c * rvs] + mom * var * cnt / static_cast<double>(cnt - 1));
-          }
-        } else {
-          mu = rm[c * rms];
-          var = rv[c * rvs];
-        }
-        const double rs = 1.0 / std::sqrt(var + opt.eps);
-        pm[c] = static_cast<T>(mu);
-        pr[c] = static_cast<T>(rs);
-        // y = x * scale + shift
-        const double scale = rs * (pw ? static_cast<double>(pw[c * ws]) : 1.0);
-        const T sc = static_cast<T>(scale);
-        const T sh = static_cast<T>((pb ? static_cast<double>(pb[c * bs]) : 0.0) - mu * scale);
+  const T* px = xc.data<T>();
+  T* py = f.y.data<T>();
+  T* pm = f.mean.data<T>();
+  T* pr = f.rstd.data<T>();
+  const T* pw = weight.defined() ? weight.data<T>() : nullptr;
+  const T* pb = bias.defined() ? bias.data<T>() : nullptr;
+  const int64_t ws = weight.defined() ? weight.strides()[0] : 0, bs = bias.defined() ? bias.strides()[0] : 0;
+  T* rm = running_mean.defined() ? running_mean.data<T>() : nullptr;
+  T* rv = running_var.defined() ? running_var.data<T>() : nullptr;
+  const int64_t rms = rm ? running_mean.strides()[0] : 0, rvs = rv ? running_var.strides()[0] : 0;
+  const int64_t cnt = d.N * d.L;
+  const double mom = opt.momentum;
+  parallel_for(d.C, std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(cnt, 1)), [&](int64_t cb, int64_t ce) {
+    for (int64_t c = cb; c < ce; ++c) {
+      double mu, var;
+      if (opt.training) {
+        double s = 0;  // double accumulators: a channel can hold millions of values
         for (int64_t n = 0; n < d.N; ++n) {
           const T* row = px + (n * d.C + c) * d.L;
-          T* yrow = py + (n * d.C + c) * d.L;
-#pragma omp simd
-          for (int64_t i = 0; i < d.L; ++i) yrow[i] = row[i] * sc + sh;
+          double rs = 0;
+#pragma omp simd reduction(+ : rs)
+          for (int64_t i = 0; i < d.L; ++i) rs += row[i];
+          s += rs;
         }
+        mu = s / static_cast<double>(cnt);
+        double v = 0;
+        for (int64_t n = 0; n < d.N; ++n) {
+          const T* row = px + (n * d.C + c) * d.L;
+          double rs = 0;
+#pragma omp simd reduction(+ : rs)
+          for (int64_t i = 0; i < d.L; ++i) rs += (row[i] - mu) * (row[i] - mu);
+          v += rs;
+        }
+        var = v / static_cast<double>(cnt);
+        if (rm) {
+          rm[c * rms] = static_cast<T>((1 - mom) * rm[c * rms] + mom * mu);
+          rv[c * rvs] = static_cast<T>((1 - mom) * rv[c * rvs] + mom * var * cnt / static_cast<double>(cnt - 1));
+        }
+      } else {
+        mu = rm[c * rms];
+        var = rv[c * rvs];
       }
-    });
+      const double rs = 1.0 / std::sqrt(var + opt.eps);
+      pm[c] = static_cast<T>(mu);
+      pr[c] = static_cast<T>(rs);
+      // y = x * scale + shift
+      const double scale = rs * (pw ? static_cast<double>(pw[c * ws]) : 1.0);
+      const T sc = static_cast<T>(scale);
+      const T sh = static_cast<T>((pb ? static_cast<double>(pb[c * bs]) : 0.0) - mu * scale);
+      for (int64_t n = 0; n < d.N; ++n) {
+        const T* row = px + (n * d.C + c) * d.L;
+        T* yrow = py + (n * d.C + c) * d.L;
+#pragma omp simd
+        for (int64_t i = 0; i < d.L; ++i) yrow[i] = row[i] * sc + sh;
+      }
+    }
+  });
 }
 }  // namespace
 
@@ -315,47 +315,47 @@ namespace {
 template <typename T>
 void batch_norm_bwd(const Tensor& g, const Tensor& xc, const Tensor& mc, const Tensor& rc, const Tensor& w,
                     bool training, const BNDims& d, NormGrads& out) {
-    const T *pg = g.data<T>(), *px = xc.data<T>(), *pm = mc.data<T>(), *pr = rc.data<T>();
-    const T* pw = w.defined() ? w.data<T>() : nullptr;
-    T* pdx = out.dx.defined() ? out.dx.data<T>() : nullptr;
-    T* pdw = out.dweight.defined() ? out.dweight.data<T>() : nullptr;
-    T* pdb = out.dbias.defined() ? out.dbias.data<T>() : nullptr;
-    const int64_t cnt = d.N * d.L;
-    parallel_for(d.C, std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(cnt, 1)), [&](int64_t cb, int64_t ce) {
-      for (int64_t c = cb; c < ce; ++c) {
-        const double mu = pm[c], rs = pr[c];
-        double sg = 0, sgx = 0;  // sum g, sum g * (x - mean)
-        for (int64_t n = 0; n < d.N; ++n) {
-          const T* grow = pg + (n * d.C + c) * d.L;
-          const T* xrow = px + (n * d.C + c) * d.L;
-          double a = 0, b = 0;
+  const T *pg = g.data<T>(), *px = xc.data<T>(), *pm = mc.data<T>(), *pr = rc.data<T>();
+  const T* pw = w.defined() ? w.data<T>() : nullptr;
+  T* pdx = out.dx.defined() ? out.dx.data<T>() : nullptr;
+  T* pdw = out.dweight.defined() ? out.dweight.data<T>() : nullptr;
+  T* pdb = out.dbias.defined() ? out.dbias.data<T>() : nullptr;
+  const int64_t cnt = d.N * d.L;
+  parallel_for(d.C, std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(cnt, 1)), [&](int64_t cb, int64_t ce) {
+    for (int64_t c = cb; c < ce; ++c) {
+      const double mu = pm[c], rs = pr[c];
+      double sg = 0, sgx = 0;  // sum g, sum g * (x - mean)
+      for (int64_t n = 0; n < d.N; ++n) {
+        const T* grow = pg + (n * d.C + c) * d.L;
+        const T* xrow = px + (n * d.C + c) * d.L;
+        double a = 0, b = 0;
 #pragma omp simd reduction(+ : a, b)
-          for (int64_t i = 0; i < d.L; ++i) {
-            a += grow[i];
-            b += grow[i] * (xrow[i] - mu);
-          }
-          sg += a;
-          sgx += b;
+        for (int64_t i = 0; i < d.L; ++i) {
+          a += grow[i];
+          b += grow[i] * (xrow[i] - mu);
         }
-        if (pdb) pdb[c] = static_cast<T>(sg);
-        if (pdw) pdw[c] = static_cast<T>(sgx * rs);
-        if (!pdx) continue;
-        const double wv = pw ? static_cast<double>(pw[c]) : 1.0;
-        // training: dx = w * rstd * (g - mean(g) - (x - mean) * rstd^2 * mean(g * (x - mean)))
-        // eval:     dx = w * rstd * g (the statistics are constants)
-        const T k = static_cast<T>(wv * rs);
-        const T mg = training ? static_cast<T>(sg / static_cast<double>(cnt)) : T(0);
-        const T kx = training ? static_cast<T>(rs * rs * sgx / static_cast<double>(cnt)) : T(0);
-        const T m = static_cast<T>(mu);
-        for (int64_t n = 0; n < d.N; ++n) {
-          const T* grow = pg + (n * d.C + c) * d.L;
-          const T* xrow = px + (n * d.C + c) * d.L;
-          T* drow = pdx + (n * d.C + c) * d.L;
-#pragma omp simd
-          for (int64_t i = 0; i < d.L; ++i) drow[i] = k * (grow[i] - mg - (xrow[i] - m) * kx);
-        }
+        sg += a;
+        sgx += b;
       }
-    });
+      if (pdb) pdb[c] = static_cast<T>(sg);
+      if (pdw) pdw[c] = static_cast<T>(sgx * rs);
+      if (!pdx) continue;
+      const double wv = pw ? static_cast<double>(pw[c]) : 1.0;
+      // training: dx = w * rstd * (g - mean(g) - (x - mean) * rstd^2 * mean(g * (x - mean)))
+      // eval:     dx = w * rstd * g (the statistics are constants)
+      const T k = static_cast<T>(wv * rs);
+      const T mg = training ? static_cast<T>(sg / static_cast<double>(cnt)) : T(0);
+      const T kx = training ? static_cast<T>(rs * rs * sgx / static_cast<double>(cnt)) : T(0);
+      const T m = static_cast<T>(mu);
+      for (int64_t n = 0; n < d.N; ++n) {
+        const T* grow = pg + (n * d.C + c) * d.L;
+        const T* xrow = px + (n * d.C + c) * d.L;
+        T* drow = pdx + (n * d.C + c) * d.L;
+#pragma omp simd
+        for (int64_t i = 0; i < d.L; ++i) drow[i] = k * (grow[i] - mg - (xrow[i] - m) * kx);
+      }
+    }
+  });
 }
 }  // namespace
 

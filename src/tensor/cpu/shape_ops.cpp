@@ -18,8 +18,8 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
   for (size_t i = 0; i < xs.size(); ++i) {
     const Tensor& x = xs[i];
     KUN_CHECK(x.defined(), ValueError, "concat: tensor ", i, " is undefined");
-    KUN_CHECK(x.dtype() == first.dtype(), TypeError, "concat: expected every tensor to be ", first.dtype(),
-              ", got ", x.dtype(), " at position ", i);
+    KUN_CHECK(x.dtype() == first.dtype(), TypeError, "concat: expected every tensor to be ", first.dtype(), ", got ",
+              x.dtype(), " at position ", i);
     KUN_CHECK(x.dim() == first.dim(), ShapeError, "concat: expected tensors of rank ", first.dim(), " like ",
               first.shape(), ", got shape ", x.shape(), " at position ", i);
     for (int k = 0; k < x.dim(); ++k)
@@ -67,8 +67,8 @@ Tensor stack(const std::vector<Tensor>& xs, int64_t dim) {
   us.reserve(xs.size());
   for (size_t i = 0; i < xs.size(); ++i) {
     KUN_CHECK(xs[i].defined(), ValueError, "stack: tensor ", i, " is undefined");
-    KUN_CHECK(xs[i].shape() == xs[0].shape(), ShapeError, "stack: expected every tensor to have shape ",
-              xs[0].shape(), ", got ", xs[i].shape(), " at position ", i);
+    KUN_CHECK(xs[i].shape() == xs[0].shape(), ShapeError, "stack: expected every tensor to have shape ", xs[0].shape(),
+              ", got ", xs[i].shape(), " at position ", i);
     us.push_back(xs[i].unsqueeze(d));
   }
   return concat(us, d);
@@ -95,8 +95,8 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
     KUN_CHECK(s >= 0, ValueError, "split: sizes must be >= 0, got ", s);
     total += s;
   }
-  KUN_CHECK(total == x.shape()[d], ShapeError, "split: sizes must sum to ", x.shape()[d], " (dim ", d,
-            " of shape ", x.shape(), "), got a sum of ", total);
+  KUN_CHECK(total == x.shape()[d], ShapeError, "split: sizes must sum to ", x.shape()[d], " (dim ", d, " of shape ",
+            x.shape(), "), got a sum of ", total);
   std::vector<Tensor> out;
   int64_t start = 0;
   for (int64_t s : sizes) {
@@ -128,9 +128,12 @@ struct PadPlan {
 
 const char* mode_name(PadMode m) {
   switch (m) {
-    case PadMode::constant: return "constant";
-    case PadMode::reflect: return "reflect";
-    case PadMode::replicate: return "replicate";
+    case PadMode::constant:
+      return "constant";
+    case PadMode::reflect:
+      return "reflect";
+    case PadMode::replicate:
+      return "replicate";
   }
   return "?";
 }
@@ -139,8 +142,8 @@ PadPlan plan_pad(const Shape& in, const std::vector<int64_t>& pads, PadMode mode
   KUN_CHECK(pads.size() % 2 == 0, ValueError, "pad: pads must come in (left, right) pairs, got ", pads.size(),
             " values");
   const int np = static_cast<int>(pads.size() / 2);
-  KUN_CHECK(np <= in.size(), ShapeError, "pad: ", pads.size(), " pad values pad ", np,
-            " dims but the input has shape ", in, " (", in.size(), " dims)");
+  KUN_CHECK(np <= in.size(), ShapeError, "pad: ", pads.size(), " pad values pad ", np, " dims but the input has shape ",
+            in, " (", in.size(), " dims)");
   PadPlan p;
   p.out_shape = in;
   p.first_padded = in.size() - np;
@@ -222,7 +225,8 @@ Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, const PadOptions& 
   int64_t batch = 1, in_block = 1, rows = 0;
   for (int d = 0; d < p.first_padded; ++d) batch *= in[d];
   for (int d = p.first_padded; d < in.size(); ++d) in_block *= in[d];
-  for_each_row(p, in, rows, [](int64_t, int64_t) {}, true);
+  for_each_row(
+      p, in, rows, [](int64_t, int64_t) {}, true);
   const int64_t ow = p.out_shape.back();
   const auto& lastmap = p.maps.back();
   KUN_DISPATCH_ALL(x.dtype(), "pad", [&] {
@@ -263,7 +267,8 @@ Tensor pad_backward(const Tensor& grad, const Shape& in_shape, const std::vector
   int64_t batch = 1, in_block = 1, rows = 0;
   for (int d = 0; d < p.first_padded; ++d) batch *= in_shape[d];
   for (int d = p.first_padded; d < in_shape.size(); ++d) in_block *= in_shape[d];
-  for_each_row(p, in_shape, rows, [](int64_t, int64_t) {}, true);
+  for_each_row(
+      p, in_shape, rows, [](int64_t, int64_t) {}, true);
   const int64_t ow = p.out_shape.back();
   const auto& lastmap = p.maps.back();
   KUN_DISPATCH_FLOAT(grad.dtype(), "pad_backward", [&] {
