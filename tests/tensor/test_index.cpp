@@ -139,3 +139,18 @@ TEST(IndexOps, BoundsCheckedErrors) {
   KUN_EXPECT_ERROR(topk(x, 5), "topk", "[0, 4]", "5");
   EXPECT_THROW(topk(x, 5), ValueError);
 }
+
+TEST(IndexOps, NonContiguousInputsMatchContiguous) {
+  Generator g(21);
+  Tensor xt = randn({5, 3}, DType::f32, &g);
+  Tensor x = xt.t();  // (3, 5), non-contiguous
+  Tensor idx = from_vector<int64_t>({4, 0, 1, 1, 3, 2}, {3, 2});
+  EXPECT_TRUE(close(gather(x, 1, idx), gather(x.contiguous(), 1, idx), 0, 0));
+  Tensor src = randn({2, 3}, DType::f32, &g).t();  // (3, 2), non-contiguous
+  EXPECT_TRUE(close(scatter_add(x, 1, idx, src), scatter_add(x.contiguous(), 1, idx, src.contiguous()), 0, 0));
+  Tensor mask = from_vector<uint8_t>({1, 0, 0, 1, 1}, {5}).to(DType::bool_);
+  EXPECT_TRUE(close(masked_fill(x, mask, 9.0), masked_fill(x.contiguous(), mask, 9.0), 0, 0));
+  TopK a = topk(x, 2, {.dim = 0}), b = topk(x.contiguous(), 2, {.dim = 0});
+  EXPECT_TRUE(close(a.values, b.values, 0, 0));
+  EXPECT_TRUE(close(a.indices, b.indices, 0, 0));
+}

@@ -189,3 +189,23 @@ TEST(NormOps, Errors) {
   KUN_EXPECT_ERROR(dropout(x, -0.1), "dropout", "[0, 1]", "-0.1");
   KUN_EXPECT_ERROR(dropout(x.to(DType::i32), 0.5), "dropout", "int32");
 }
+
+TEST(NormOps, NonContiguousAndThreadCounts) {
+  Generator g(8);
+  Tensor x = randn({64, 300}, DType::f32, &g);
+  // dropout follows the logical (row-major) order, so a transposed input gets the mask of its copy
+  Generator d1(5), d2(5);
+  Tensor xt = x.t();
+  EXPECT_TRUE(close(dropout(xt, 0.5, true, &d1), dropout(xt.contiguous(), 0.5, true, &d2), 0, 0));
+  // layer_norm / batch_norm give the same result with 1 and 2 threads (rows / channels are independent)
+  Tensor big = randn({256, 512}, DType::f32, &g);
+  set_num_threads(1);
+  Tensor l1 = layer_norm(big, {512});
+  Tensor b1 = batch_norm(big.view({256, 8, 64}), Tensor(), Tensor());
+  set_num_threads(2);
+  Tensor l2 = layer_norm(big, {512});
+  Tensor b2 = batch_norm(big.view({256, 8, 64}), Tensor(), Tensor());
+  set_num_threads(0);
+  EXPECT_TRUE(close(l1, l2, 0, 0));
+  EXPECT_TRUE(close(b1, b2, 0, 0));
+}
