@@ -7,8 +7,21 @@
 namespace kun::optim {
 
 namespace {
-constexpr int64_t kGrain = 1 << 15;
+
+constexpr int64_t kGrain = 1 << 15;  // elements per thread chunk; below this one thread is faster
+
+template <typename T>
+void adagrad_range(int64_t lo, int64_t hi, T* w, const T* g, T* s, T clr, T wd, T eps) {
+#pragma omp simd
+  for (int64_t k = lo; k < hi; ++k) {
+    T gk = g[k] + wd * w[k];
+    T sk = s[k] + gk * gk;
+    s[k] = sk;
+    w[k] -= clr * gk / (std::sqrt(sk) + eps);
+  }
 }
+
+}  // namespace
 
 Adagrad::Adagrad(std::vector<Variable> params, const AdagradOptions& opt)
     : Adagrad(one_group(std::move(params)), opt) {}
@@ -39,15 +52,8 @@ void Adagrad::step() {
         const T* g = grad.data<T>();
         T* s = sum_t.data<T>();
         const T tclr = static_cast<T>(clr), twd = static_cast<T>(wd), eps = static_cast<T>(opt_.eps);
-        parallel_for(p.numel(), kGrain, [&](int64_t lo, int64_t hi) {
-_Pragma("omp simd")
-          for (int64_t k = lo; k < hi; ++k) {
-            T gk = g[k] + twd * w[k];
-            T sk = s[k] + gk * gk;
-            s[k] = sk;
-            w[k] -= tclr * gk / (std::sqrt(sk) + eps);
-          }
-        });
+        parallel_for(p.numel(), kGrain,
+                     [&](int64_t lo, int64_t hi) { adagrad_range<T>(lo, hi, w, g, s, tclr, twd, eps); });
       });
     }
   }

@@ -8,11 +8,39 @@
 namespace kun::optim {
 
 namespace {
-constexpr int64_t kGrain = 1 << 15;
+
+constexpr int64_t kGrain = 1 << 15;  // elements per thread chunk; below this one thread is faster
 
 AdamOptions from_adamw(const AdamWOptions& o) {
   return AdamOptions{o.lr, o.beta1, o.beta2, o.eps, o.weight_decay, o.amsgrad};
 }
+
+// Coefficients of one Adam step, already in the parameter's dtype.
+template <typename T>
+struct AdamCoef {
+  T b1, b2, omb1, omb2, step_size, inv_bc2_sqrt, eps, l2, decay;
+};
+
+// One fused pass over [lo, hi): decay, L2, both moments, (amsgrad max), update. Kept outside
+// the dtype-dispatch macro so the simd pragma is honoured.
+template <typename T, bool kAmsgrad>
+void adam_range(int64_t lo, int64_t hi, T* w, const T* g, T* m, T* v, T* vmax, const AdamCoef<T>& c) {
+#pragma omp simd
+  for (int64_t k = lo; k < hi; ++k) {
+    T wk = w[k] * c.decay;
+    T gk = g[k] + c.l2 * wk;
+    T mk = c.b1 * m[k] + c.omb1 * gk;
+    T vk = c.b2 * v[k] + c.omb2 * gk * gk;
+    m[k] = mk;
+    v[k] = vk;
+    if constexpr (kAmsgrad) {
+      vk = std::max(vmax[k], vk);
+      vmax[k] = vk;
+    }
+    w[k] = wk - c.step_size * mk / (std::sqrt(vk) * c.inv_bc2_sqrt + c.eps);
+  }
+}
+
 }  // namespace
 
 Adam::Adam(std::vector<Variable> params, const AdamOptions& opt)
@@ -50,43 +78,24 @@ void Adam::step() {
       const double bc2_sqrt = std::sqrt(1.0 - std::pow(opt_.beta2, static_cast<double>(st.step)));
       KUN_DISPATCH_FLOAT(p.dtype(), "Adam.step", [&] {
         using T = scalar_t;
+        AdamCoef<T> c{static_cast<T>(opt_.beta1),
+                      static_cast<T>(opt_.beta2),
+                      static_cast<T>(1.0 - opt_.beta1),
+                      static_cast<T>(1.0 - opt_.beta2),
+                      static_cast<T>(lr / bc1),
+                      static_cast<T>(1.0 / bc2_sqrt),
+                      static_cast<T>(opt_.eps),
+                      decoupled_ ? T(0) : static_cast<T>(wd),            // Adam: L2 folded into the grad
+                      decoupled_ ? static_cast<T>(1.0 - lr * wd) : T(1)};  // AdamW: decoupled decay
         T* w = p.data().data<T>();
         const T* g = grad.data<T>();
         T* m = m_t.data<T>();
         T* v = v_t.data<T>();
         T* vmax = opt_.amsgrad ? vmax_t.data<T>() : nullptr;
-        const T b1 = static_cast<T>(opt_.beta1), b2 = static_cast<T>(opt_.beta2);
-        const T omb1 = static_cast<T>(1.0 - opt_.beta1), omb2 = static_cast<T>(1.0 - opt_.beta2);
-        const T step_size = static_cast<T>(lr / bc1), inv_bc2_sqrt = static_cast<T>(1.0 / bc2_sqrt);
-        const T eps = static_cast<T>(opt_.eps);
-        const T l2 = decoupled_ ? T(0) : static_cast<T>(wd);
-        const T decay = decoupled_ ? static_cast<T>(1.0 - lr * wd) : T(1);
         const bool ams = opt_.amsgrad;
         parallel_for(p.numel(), kGrain, [&](int64_t lo, int64_t hi) {
-          if (ams) {
-            for (int64_t k = lo; k < hi; ++k) {
-              T wk = w[k] * decay;
-              T gk = g[k] + l2 * wk;
-              T mk = b1 * m[k] + omb1 * gk;
-              T vk = b2 * v[k] + omb2 * gk * gk;
-              T vm = std::max(vmax[k], vk);
-              m[k] = mk;
-              v[k] = vk;
-              vmax[k] = vm;
-              w[k] = wk - step_size * mk / (std::sqrt(vm) * inv_bc2_sqrt + eps);
-            }
-            return;
-          }
-_Pragma("omp simd")
-          for (int64_t k = lo; k < hi; ++k) {
-            T wk = w[k] * decay;
-            T gk = g[k] + l2 * wk;
-            T mk = b1 * m[k] + omb1 * gk;
-            T vk = b2 * v[k] + omb2 * gk * gk;
-            m[k] = mk;
-            v[k] = vk;
-            w[k] = wk - step_size * mk / (std::sqrt(vk) * inv_bc2_sqrt + eps);
-          }
+          if (ams) adam_range<T, true>(lo, hi, w, g, m, v, vmax, c);
+          else adam_range<T, false>(lo, hi, w, g, m, v, vmax, c);
         });
       });
     }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "kun/core/threading.h"
 
@@ -22,30 +23,57 @@ Tensor writable_grad(const Variable& p) {
   return g;
 }
 
-// sum |g|^p (p finite) or max |g| (p = inf) of one tensor, accumulated in double.
+// Kernels live outside the dtype-dispatch macro so their OpenMP pragmas are honoured.
+
+// sum |x|^p (p finite) or max |x| (p = inf; NaN if any element is NaN), accumulated in double.
+template <typename T>
+double norm_part(const T* x, int64_t n, double p) {
+  double acc = 0;
+  if (std::isinf(p)) {
+    bool nan = false;
+    for (int64_t k = 0; k < n; ++k) {
+      nan |= std::isnan(x[k]);
+      acc = std::max(acc, static_cast<double>(std::abs(x[k])));
+    }
+    return nan ? std::numeric_limits<double>::quiet_NaN() : acc;
+  }
+  if (p == 2.0) {
+#pragma omp parallel for simd reduction(+ : acc) if (n > kGrain)
+    for (int64_t k = 0; k < n; ++k) acc += static_cast<double>(x[k]) * static_cast<double>(x[k]);
+  } else if (p == 1.0) {
+#pragma omp parallel for simd reduction(+ : acc) if (n > kGrain)
+    for (int64_t k = 0; k < n; ++k) acc += std::abs(static_cast<double>(x[k]));
+  } else {
+    for (int64_t k = 0; k < n; ++k) acc += std::pow(std::abs(static_cast<double>(x[k])), p);
+  }
+  return acc;
+}
+
+template <typename T>
+void scale_range(T* x, int64_t lo, int64_t hi, T c) {
+#pragma omp simd
+  for (int64_t k = lo; k < hi; ++k) x[k] *= c;
+}
+
+template <typename T>
+void clamp_range(T* x, int64_t lo, int64_t hi, T lo_v, T hi_v) {
+#pragma omp simd
+  for (int64_t k = lo; k < hi; ++k) x[k] = std::min(std::max(x[k], lo_v), hi_v);
+}
+
+// Number of non-finite elements (x * 0 is 0 for finite x and NaN for inf/NaN: branch-free).
+template <typename T>
+int64_t count_nonfinite(const T* x, int64_t n) {
+  int64_t bad = 0;
+#pragma omp parallel for simd reduction(+ : bad) if (n > kGrain)
+  for (int64_t k = 0; k < n; ++k) bad += (x[k] * T(0) != T(0));
+  return bad;
+}
+
 double partial_norm(const Tensor& g, double p) {
   Tensor c = g.contiguous();
-  return KUN_DISPATCH_FLOAT(c.dtype(), "clip_grad_norm", [&]() -> double {
-    const scalar_t* x = c.data<scalar_t>();
-    const int64_t n = c.numel();
-    const bool inf = std::isinf(p);
-    double acc = 0;
-    if (inf) {
-      for (int64_t k = 0; k < n; ++k) acc = std::max(acc, static_cast<double>(std::abs(x[k])));
-      // max drops NaN; keep it visible.
-      for (int64_t k = 0; k < n; ++k)
-        if (std::isnan(x[k])) return std::numeric_limits<double>::quiet_NaN();
-    } else if (p == 2.0) {
-_Pragma("omp parallel for reduction(+ : acc) if (n > kGrain)")
-      for (int64_t k = 0; k < n; ++k) acc += static_cast<double>(x[k]) * static_cast<double>(x[k]);
-    } else if (p == 1.0) {
-_Pragma("omp parallel for reduction(+ : acc) if (n > kGrain)")
-      for (int64_t k = 0; k < n; ++k) acc += std::abs(static_cast<double>(x[k]));
-    } else {
-      for (int64_t k = 0; k < n; ++k) acc += std::pow(std::abs(static_cast<double>(x[k])), p);
-    }
-    return acc;
-  });
+  return KUN_DISPATCH_FLOAT(c.dtype(), "clip_grad_norm",
+                            [&]() -> double { return norm_part(c.data<scalar_t>(), c.numel(), p); });
 }
 
 }  // namespace
@@ -75,10 +103,7 @@ double clip_grad_norm(const std::vector<Variable>& params, double max_norm, doub
     KUN_DISPATCH_FLOAT(g.dtype(), "clip_grad_norm", [&] {
       scalar_t* x = g.data<scalar_t>();
       const scalar_t c = static_cast<scalar_t>(coef);
-      parallel_for(g.numel(), kGrain, [&](int64_t lo, int64_t hi) {
-_Pragma("omp simd")
-        for (int64_t k = lo; k < hi; ++k) x[k] *= c;
-      });
+      parallel_for(g.numel(), kGrain, [&](int64_t lo, int64_t hi) { scale_range(x, lo, hi, c); });
     });
   }
   return total;
@@ -92,9 +117,7 @@ void clip_grad_value(const std::vector<Variable>& params, double clip_value) {
     KUN_DISPATCH_FLOAT(g.dtype(), "clip_grad_value", [&] {
       scalar_t* x = g.data<scalar_t>();
       const scalar_t hi_v = static_cast<scalar_t>(clip_value), lo_v = -hi_v;
-      parallel_for(g.numel(), kGrain, [&](int64_t lo, int64_t hi) {
-        for (int64_t k = lo; k < hi; ++k) x[k] = std::min(std::max(x[k], lo_v), hi_v);
-      });
+      parallel_for(g.numel(), kGrain, [&](int64_t lo, int64_t hi) { clamp_range(x, lo, hi, lo_v, hi_v); });
     });
   }
 }
@@ -106,15 +129,8 @@ bool grads_finite(const std::vector<Variable>& params, std::string* bad_name, co
     const Variable& v = params[i];
     if (!v.defined() || !v.has_grad()) continue;
     Tensor g = v.grad().contiguous();
-    bool ok = KUN_DISPATCH_FLOAT(g.dtype(), "grads_finite", [&]() -> bool {
-      const scalar_t* x = g.data<scalar_t>();
-      const int64_t n = g.numel();
-      int64_t bad = 0;
-      // x * 0 is 0 for finite x and NaN for inf/NaN: a branch-free, vectorizable test.
-_Pragma("omp parallel for reduction(+ : bad) if (n > kGrain)")
-      for (int64_t k = 0; k < n; ++k) bad += (x[k] * scalar_t(0) != scalar_t(0));
-      return bad == 0;
-    });
+    bool ok = KUN_DISPATCH_FLOAT(g.dtype(), "grads_finite",
+                                 [&]() -> bool { return count_nonfinite(g.data<scalar_t>(), g.numel()) == 0; });
     if (!ok) {
       if (bad_name) *bad_name = names.empty() ? "parameter " + std::to_string(i) : names[i];
       return false;

@@ -5,8 +5,31 @@
 namespace kun::optim {
 
 namespace {
+
 constexpr int64_t kGrain = 1 << 15;  // elements per thread chunk; below this one thread is faster
+
+template <typename T>
+void sgd_plain_range(int64_t lo, int64_t hi, T* w, const T* g, T lr, T wd) {
+#pragma omp simd
+  for (int64_t k = lo; k < hi; ++k) w[k] -= lr * (g[k] + wd * w[k]);
 }
+
+// kFirst: torch starts the buffer as a copy of the first step's gradient (no dampening).
+template <typename T, bool kFirst, bool kNesterov>
+void sgd_momentum_range(int64_t lo, int64_t hi, T* w, const T* g, T* b, T lr, T wd, T mom, T damp) {
+#pragma omp simd
+  for (int64_t k = lo; k < hi; ++k) {
+    T d = g[k] + wd * w[k];
+    T m;
+    if constexpr (kFirst) m = d;
+    else m = mom * b[k] + damp * d;
+    b[k] = m;
+    if constexpr (kNesterov) w[k] -= lr * (d + mom * m);
+    else w[k] -= lr * m;
+  }
+}
+
+}  // namespace
 
 SGD::SGD(std::vector<Variable> params, const SGDOptions& opt) : SGD(one_group(std::move(params)), opt) {}
 
@@ -33,6 +56,7 @@ void SGD::step() {
       const bool use_momentum = opt_.momentum != 0;
       const bool first = use_momentum && st.find("momentum_buffer") == nullptr;
       Tensor buf = use_momentum ? st.buffer("momentum_buffer", p.data()) : Tensor();
+      const bool nesterov = opt_.nesterov;
       KUN_DISPATCH_FLOAT(p.dtype(), "SGD.step", [&] {
         using T = scalar_t;
         T* w = p.data().data<T>();
@@ -40,19 +64,12 @@ void SGD::step() {
         T* b = use_momentum ? buf.data<T>() : nullptr;
         const T tlr = static_cast<T>(lr), twd = static_cast<T>(wd), mom = static_cast<T>(opt_.momentum);
         const T damp = static_cast<T>(1.0 - opt_.dampening);
-        const bool nesterov = opt_.nesterov;
         parallel_for(p.numel(), kGrain, [&](int64_t lo, int64_t hi) {
-          if (!use_momentum) {
-_Pragma("omp simd")
-            for (int64_t k = lo; k < hi; ++k) w[k] -= tlr * (g[k] + twd * w[k]);
-            return;
-          }
-          for (int64_t k = lo; k < hi; ++k) {
-            T d = g[k] + twd * w[k];
-            T m = first ? d : mom * b[k] + damp * d;
-            b[k] = m;
-            w[k] -= tlr * (nesterov ? d + mom * m : m);
-          }
+          if (!use_momentum) sgd_plain_range<T>(lo, hi, w, g, tlr, twd);
+          else if (first && nesterov) sgd_momentum_range<T, true, true>(lo, hi, w, g, b, tlr, twd, mom, damp);
+          else if (first) sgd_momentum_range<T, true, false>(lo, hi, w, g, b, tlr, twd, mom, damp);
+          else if (nesterov) sgd_momentum_range<T, false, true>(lo, hi, w, g, b, tlr, twd, mom, damp);
+          else sgd_momentum_range<T, false, false>(lo, hi, w, g, b, tlr, twd, mom, damp);
         });
       });
     }
