@@ -1,0 +1,28 @@
+// AdaGrad (torch.optim.Adagrad update rule):
+//   g = grad + wd * p;  clr = lr / (1 + (t - 1) lr_decay);  s += g^2;  p -= clr g / (sqrt(s) + eps)
+#pragma once
+#include "kun/optim/optimizer.h"
+
+namespace kun::optim {
+
+struct AdagradOptions {
+  double lr = 1e-2;
+  double lr_decay = 0.0;
+  double weight_decay = 0.0;
+  double initial_accumulator_value = 0.0;
+  double eps = 1e-10;
+};
+
+class Adagrad : public Optimizer {
+ public:
+  Adagrad(std::vector<Variable> params, const AdagradOptions& opt = {});
+  Adagrad(std::vector<ParamGroup> groups, const AdagradOptions& opt = {});
+  void step() override;
+  std::string type_name() const override { return "Adagrad"; }
+  const AdagradOptions& options() const { return opt_; }
+
+ private:
+  AdagradOptions opt_;
+};
+
+}  // namespace kun::optim
