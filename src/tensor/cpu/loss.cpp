@@ -168,23 +168,30 @@ Tensor checked_class_weight(const Tensor& w, const ClassLayout& l, DType dt, con
   return w.to(dt).contiguous();
 }
 
-// log-sum-exp over the C values x[0], x[D], x[2D], ...
+// log-sum-exp over the C values x[0], x[D], x[2D], ... kept as {max, log(sum(exp(x - max)))}:
+// callers form (max - x_c) + log_sum, which stays exact when |max| is huge (max + log_sum would not).
 template <typename T>
-T lse_strided(const T* x, int64_t C, int64_t D) {
+struct Lse {
+  T m, ls;
+  T minus(T x) const { return (m - x) + ls; }                // lse - x
+  T prob(T x) const { return cpu::exp_fast((x - m) - ls); }  // softmax value of x
+};
+template <typename T>
+Lse<T> lse_strided(const T* x, int64_t C, int64_t D) {
   T m = -std::numeric_limits<T>::infinity();
   T s = 0;
   if (D == 1) {
-_Pragma("omp simd reduction(max : m)")
+    _Pragma("omp simd reduction(max : m)")
     for (int64_t c = 0; c < C; ++c) m = std::max(m, x[c]);
-    if (!std::isfinite(m)) return m;
-_Pragma("omp simd reduction(+ : s)")
+    if (!std::isfinite(m)) return {m, 0};
+    _Pragma("omp simd reduction(+ : s)")
     for (int64_t c = 0; c < C; ++c) s += cpu::exp_fast(x[c] - m);
   } else {
     for (int64_t c = 0; c < C; ++c) m = std::max(m, x[c * D]);
-    if (!std::isfinite(m)) return m;
+    if (!std::isfinite(m)) return {m, 0};
     for (int64_t c = 0; c < C; ++c) s += cpu::exp_fast(x[c * D] - m);
   }
-  return m + std::log(s);
+  return {m, std::log(s)};
 }
 
 struct ClassArgs {
@@ -240,20 +247,20 @@ double ce_range(const ClassArgs& a, const CrossEntropyOptions& opt, int64_t b, i
     T loss = 0;
     if (a.probs) {
       const T* tr = a.target.data<T>() + n * C * D + d;
-      const T lse = lse_strided(row, C, D);
+      const Lse<T> lse = lse_strided(row, C, D);
       for (int64_t c = 0; c < C; ++c) {
         const T tc = tr[c * D] * (1 - eps) + eps / static_cast<T>(C);
         const T wc = pw ? pw[c] : T(1);
-        if (tc != 0) loss += wc * tc * (lse - row[c * D]);
+        if (tc != 0) loss += wc * tc * lse.minus(row[c * D]);
       }
     } else {
       const int64_t t = a.target.data<int64_t>()[p];
       if (t != opt.ignore_index) {
-        const T lse = lse_strided(row, C, D);
-        loss = (1 - eps) * (pw ? pw[t] : T(1)) * (lse - row[t * D]);
+        const Lse<T> lse = lse_strided(row, C, D);
+        loss = (1 - eps) * (pw ? pw[t] : T(1)) * lse.minus(row[t * D]);
         if (eps > 0) {
           T sm = 0;
-          for (int64_t c = 0; c < C; ++c) sm += (pw ? pw[c] : T(1)) * (lse - row[c * D]);
+          for (int64_t c = 0; c < C; ++c) sm += (pw ? pw[c] : T(1)) * lse.minus(row[c * D]);
           loss += eps / static_cast<T>(C) * sm;
         }
       }
@@ -369,12 +376,12 @@ Tensor cross_entropy_backward(const Tensor& grad, const Tensor& logits, const Te
         if (a.probs) {
           // d/dx_c = g * (softmax_c * sum_k w_k t'_k - w_c t'_c)
           const T* tr = a.target.data<T>() + n * C * D + d;
-          const T lse = lse_strided(row, C, D);
+          const Lse<T> lse = lse_strided(row, C, D);
           T wt = 0;
           for (int64_t c = 0; c < C; ++c) wt += (pw ? pw[c] : T(1)) * (tr[c * D] * (1 - eps) + eps * invC);
           for (int64_t c = 0; c < C; ++c) {
             const T tc = tr[c * D] * (1 - eps) + eps * invC;
-            grow[c * D] = g * (cpu::exp_fast(row[c * D] - lse) * wt - (pw ? pw[c] : T(1)) * tc);
+            grow[c * D] = g * (lse.prob(row[c * D]) * wt - (pw ? pw[c] : T(1)) * tc);
           }
           continue;
         }
@@ -385,19 +392,20 @@ Tensor cross_entropy_backward(const Tensor& grad, const Tensor& logits, const Te
         }
         // loss = (1-eps) w_t (lse - x_t) + eps/C sum_c w_c (lse - x_c)
         // d/dx_c = softmax_c (A + B W) - A [c == t] - B w_c,  A = g (1-eps) w_t,  B = g eps / C
-        const T lse = lse_strided(row, C, D);
+        const Lse<T> lse = lse_strided(row, C, D);
         const T A = g * (1 - eps) * (pw ? pw[t] : T(1)), B = g * eps * invC;
         const T coef = A + B * wsum;
+        const T m = lse.m, ls = lse.ls;
         if (D == 1) {
           if (pw) {
-_Pragma("omp simd")
-            for (int64_t c = 0; c < C; ++c) grow[c] = cpu::exp_fast(row[c] - lse) * coef - B * pw[c];
+            _Pragma("omp simd")
+            for (int64_t c = 0; c < C; ++c) grow[c] = cpu::exp_fast((row[c] - m) - ls) * coef - B * pw[c];
           } else {
-_Pragma("omp simd")
-            for (int64_t c = 0; c < C; ++c) grow[c] = cpu::exp_fast(row[c] - lse) * coef - B;
+            _Pragma("omp simd")
+            for (int64_t c = 0; c < C; ++c) grow[c] = cpu::exp_fast((row[c] - m) - ls) * coef - B;
           }
         } else {
-          for (int64_t c = 0; c < C; ++c) grow[c * D] = cpu::exp_fast(row[c * D] - lse) * coef - B * (pw ? pw[c] : T(1));
+          for (int64_t c = 0; c < C; ++c) grow[c * D] = lse.prob(row[c * D]) * coef - B * (pw ? pw[c] : T(1));
         }
         grow[t * D] -= A;
       }

@@ -186,7 +186,7 @@ typename Op::acc_t reduce_span(const Op& op, const T* x, int64_t n, typename Op:
     A lane[kLanes];
     for (int j = 0; j < kLanes; ++j) lane[j] = op.init();
     for (; i + kLanes <= n; i += kLanes) {
-_Pragma("omp simd")
+    _Pragma("omp simd")
       for (int j = 0; j < kLanes; ++j) lane[j] = op.step(lane[j], x[i + j]);
     }
     for (int j = 0; j < kLanes; ++j) acc = op.merge(acc, lane[j]);
@@ -273,7 +273,7 @@ void reduce_engine(const Op& op, const Tensor& xc, const std::vector<int>& rd, T
       for (int64_t q = 0; q < nq; ++q) acc[q] = op.init();
       for (int64_t r = 0; r < nred; ++r) {
         const T* row = px + base + red_off[r];
-_Pragma("omp simd")
+    _Pragma("omp simd")
         for (int64_t q = 0; q < nq; ++q) acc[q] = op.step(acc[q], row[q]);
       }
       T* dst = po + a * Q + q0;
@@ -519,7 +519,7 @@ Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim
           continue;
         }
         T s = 0;
-_Pragma("omp simd reduction(+ : s)")
+    _Pragma("omp simd reduction(+ : s)")
         for (int64_t k = 0; k < K; ++k) s += cpu::exp_fast(row[k] - mx);
         po[m] = mx + std::log(s);
       }

@@ -52,9 +52,10 @@ void softmax_kernel(const T* x, T* y, const Layout& l, bool log) {
         if (log) {
 #pragma omp simd reduction(+ : s)
           for (int64_t c = 0; c < C; ++c) s += cpu::exp_fast(xr[c] - m);
-          const T shift = m + std::log(s);
+          // (x - m) - log(s), in that order: m + log(s) would round away log(s) when |m| is huge
+          const T ls = std::log(s);
 #pragma omp simd
-          for (int64_t c = 0; c < C; ++c) yr[c] = xr[c] - shift;
+          for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - m) - ls;
         } else {
 #pragma omp simd reduction(+ : s)
           for (int64_t c = 0; c < C; ++c) {
@@ -95,10 +96,10 @@ void softmax_kernel(const T* x, T* y, const Layout& l, bool log) {
                      }
                    }
                    if (log) {
-                     for (int64_t j = 0; j < nj; ++j) m[j] += std::log(s[j]);
+                     for (int64_t j = 0; j < nj; ++j) s[j] = std::log(s[j]);
                      for (int64_t c = 0; c < C; ++c) {
 #pragma omp simd
-                       for (int64_t j = 0; j < nj; ++j) yb[c * inner + j] = xb[c * inner + j] - m[j];
+                       for (int64_t j = 0; j < nj; ++j) yb[c * inner + j] = (xb[c * inner + j] - m[j]) - s[j];
                      }
                    } else {
                      for (int64_t j = 0; j < nj; ++j) s[j] = T(1) / s[j];
