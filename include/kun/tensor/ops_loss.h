@@ -17,7 +17,7 @@ enum class Reduction {
 
 // ---- classification ----
 struct CrossEntropyOptions {
-  Tensor weight;                  // (C) class weights, optional
+  Tensor weight{};                  // (C) class weights, optional
   int64_t ignore_index = -100;    // class-index targets equal to this contribute nothing
   double label_smoothing = 0.0;   // in [0, 1]
   Reduction reduction = Reduction::mean;
@@ -29,7 +29,7 @@ Tensor cross_entropy_backward(const Tensor& grad, const Tensor& logits, const Te
                               const CrossEntropyOptions& opt = {});
 
 struct NllLossOptions {
-  Tensor weight;                // (C), optional
+  Tensor weight{};                // (C), optional
   int64_t ignore_index = -100;
   Reduction reduction = Reduction::mean;
 };
@@ -39,8 +39,8 @@ Tensor nll_loss_backward(const Tensor& grad, const Tensor& log_probs, const Tens
                          const NllLossOptions& opt = {});
 
 struct BceWithLogitsOptions {
-  Tensor weight;      // broadcastable to the input, optional
-  Tensor pos_weight;  // broadcastable to the input along the last dim (C), optional
+  Tensor weight{};      // broadcastable to the input, optional
+  Tensor pos_weight{};  // broadcastable to the input along the last dim (C), optional
   Reduction reduction = Reduction::mean;
 };
 // Stable: max(x, 0) - x*t + log1p(exp(-|x|)) form; finite for any finite logits.
@@ -49,7 +49,7 @@ Tensor binary_cross_entropy_with_logits_backward(const Tensor& grad, const Tenso
                                                  const BceWithLogitsOptions& opt = {});
 
 struct BceOptions {
-  Tensor weight;  // broadcastable to the input, optional
+  Tensor weight{};  // broadcastable to the input, optional
   Reduction reduction = Reduction::mean;
 };
 // input: probabilities in [0, 1]; each log is clamped at -100 like PyTorch.

@@ -27,8 +27,12 @@ void check_reduction(Reduction r, const char* op) {
 Tensor broadcast_to(const Tensor& w, const Shape& shape, DType dt, const char* op, const char* what) {
   if (!w.defined()) return w;
   KUN_CHECK(is_floating(w.dtype()), TypeError, op, ": ", what, " must be a float tensor, got ", w.dtype());
-  Shape b = broadcast_shapes(w.shape(), shape, op);
-  KUN_CHECK(b == shape, ShapeError, op, ": ", what, " of shape ", w.shape(), " does not broadcast to the input shape ",
+  bool ok = w.dim() <= shape.size();
+  for (int i = 1; ok && i <= w.dim(); ++i) {
+    const int64_t a = w.shape()[w.dim() - i];
+    ok = a == 1 || a == shape[shape.size() - i];
+  }
+  KUN_CHECK(ok, ShapeError, op, ": ", what, " of shape ", w.shape(), " does not broadcast to the input shape ",
             shape);
   return w.to(dt).expand(shape).contiguous();
 }
