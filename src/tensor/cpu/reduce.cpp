@@ -257,29 +257,47 @@ void reduce_engine(const Op& op, const Tensor& xc, const std::vector<int>& rd, T
     return;
   }
 
-  // Column-like: outputs (A, Q) with Q contiguous; every reduced index adds a row of Q.
+  // Column-like: outputs (A, Q) with Q contiguous; every reduced index r adds a row of Q values.
+  // Rows are streamed whole (sequential memory); when there are few outer outputs the rows are
+  // cut into fixed chunks whose partial rows are merged in chunk order afterwards.
   const int64_t Q = kept.back().size;
+  const int64_t A_out = outputs / Q;
   std::vector<Group> outer_kept(kept.begin(), kept.end() - 1);
   std::vector<int64_t> red_off = group_offsets(red);
-  const int64_t nred = static_cast<int64_t>(red_off.size());
-  constexpr int64_t kBlock = 256;
-  const int64_t qblocks = (Q + kBlock - 1) / kBlock;
-  const int64_t tasks = (outputs / Q) * qblocks;
-  parallel_for(tasks, std::max<int64_t>(1, cpu::kGrain / (nred * std::min(Q, kBlock))), [&](int64_t b, int64_t e) {
-    A acc[kBlock];
+  const int64_t R = static_cast<int64_t>(red_off.size());
+  int64_t rc = 1;
+  if (A_out < 4 * num_threads()) rc = std::clamp<int64_t>((R * Q) / cpu::kGrain, 1, std::min<int64_t>(64, R));
+  const int64_t per = (R + rc - 1) / rc;
+  std::vector<A> partial(static_cast<size_t>(rc > 1 ? A_out * rc * Q : 0));
+  parallel_for(A_out * rc, std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(per * Q, 1)), [&](int64_t b, int64_t e) {
+    std::vector<A> own(rc > 1 ? 0 : Q);
     for (int64_t t = b; t < e; ++t) {
-      const int64_t a = t / qblocks, q0 = (t % qblocks) * kBlock, nq = std::min(kBlock, Q - q0);
-      const int64_t base = kept_offset(outer_kept, a) + q0;
-      for (int64_t q = 0; q < nq; ++q) acc[q] = op.init();
-      for (int64_t r = 0; r < nred; ++r) {
+      const int64_t a = t / rc, c = t % rc;
+      const int64_t base = kept_offset(outer_kept, a);
+      A* acc = rc > 1 ? partial.data() + t * Q : own.data();
+      for (int64_t q = 0; q < Q; ++q) acc[q] = op.init();
+      const int64_t r1 = std::min(R, (c + 1) * per);
+      for (int64_t r = c * per; r < r1; ++r) {
         const T* row = px + base + red_off[r];
-    _Pragma("omp simd")
-        for (int64_t q = 0; q < nq; ++q) acc[q] = op.step(acc[q], row[q]);
+        _Pragma("omp simd")
+        for (int64_t q = 0; q < Q; ++q) acc[q] = op.step(acc[q], row[q]);
       }
-      T* dst = po + a * Q + q0;
-      for (int64_t q = 0; q < nq; ++q) dst[q] = op.finish(acc[q]);
+      if (rc == 1) {
+        T* dst = po + a * Q;
+        for (int64_t q = 0; q < Q; ++q) dst[q] = op.finish(acc[q]);
+      }
     }
   });
+  if (rc > 1) {
+    parallel_for(A_out * Q, cpu::kGrain, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const int64_t a = i / Q, q = i % Q;
+        A acc = partial[(a * rc) * Q + q];
+        for (int64_t c = 1; c < rc; ++c) acc = op.merge(acc, partial[(a * rc + c) * Q + q]);
+        po[i] = op.finish(acc);
+      }
+    });
+  }
 }
 
 // Runs one associative reduction: checks, picks the dtype, allocates, returns keepdim or not.
