@@ -4,6 +4,7 @@
 #include "kun/autograd/elementwise.h"
 #include "kun/autograd/index.h"
 #include "kun/autograd/linalg.h"
+#include "kun/autograd/loss.h"
 #include "kun/autograd/norm.h"
 #include "kun/autograd/reduce.h"
 #include "kun/autograd/shape.h"

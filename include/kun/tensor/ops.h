@@ -4,6 +4,7 @@
 #include "kun/tensor/ops_elementwise.h"
 #include "kun/tensor/ops_index.h"
 #include "kun/tensor/ops_linalg.h"
+#include "kun/tensor/ops_loss.h"
 #include "kun/tensor/ops_norm.h"
 #include "kun/tensor/ops_reduce.h"
 #include "kun/tensor/ops_shape.h"
