@@ -134,11 +134,14 @@ struct Erf {
   KUN_SIMD(V operator()(V x) const { return vx::erf(x); })
 };
 struct Sigmoid {
-  template <std::floating_point T> T operator()(T x) const { return T(1) / (T(1) + std::exp(-x)); }
+  template <std::floating_point T> T operator()(T x) const {
+    T e = std::exp(-std::abs(x));
+    return x >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
+  }
   KUN_SIMD(V operator()(V x) const { return vx::sigmoid(x); })
 };
 struct Silu {
-  template <std::floating_point T> T operator()(T x) const { return x / (T(1) + std::exp(-x)); }
+  template <std::floating_point T> T operator()(T x) const { return x * Sigmoid{}(x); }
   KUN_SIMD(V operator()(V x) const { return vx::silu(x); })
 };
 struct Elu {
@@ -162,7 +165,7 @@ struct GeluErf {
 struct GeluTanh {
   template <std::floating_point T> T operator()(T x) const {
     T u = T(0.79788456080286536) * (x + T(0.044715) * x * x * x);
-    return x / (T(1) + std::exp(-2 * u));
+    return x * Sigmoid{}(2 * u);
   }
   KUN_SIMD(V operator()(V x) const { return vx::gelu_tanh(x); })
 };
@@ -233,7 +236,9 @@ struct GeluTanhGrad {
     T u = T(0.79788456080286536) * (x + T(0.044715) * x * x * x);
     T e = std::exp(-2 * u);
     T s = T(1) / (T(1) + e);
-    T ss = s * std::min(e * s, T(1));  // s (1 - s); inf * 0 -> NaN -> min gives 1
+    T om = e * s;  // 1 - s
+    if (!(om <= T(1))) om = T(1);  // e = inf, s = 0
+    T ss = s * om;
     T du = T(0.79788456080286536) * (T(1) + T(3 * 0.044715) * x * x);
     T term = ss != T(0) ? 2 * x * ss * du : T(0);
     return g * (s + term);
@@ -244,7 +249,9 @@ struct SiluGrad {
   template <std::floating_point T> T operator()(T g, T x) const {
     T e = std::exp(-x);
     T s = T(1) / (T(1) + e);
-    return g * s * (T(1) + x * std::min(e * s, T(1)));
+    T om = e * s;  // 1 - s
+    if (!(om <= T(1))) om = T(1);  // e = inf, s = 0
+    return g * s * (T(1) + x * om);
   }
   KUN_SIMD(V operator()(V g, V x) const { return _mm256_mul_ps(g, vx::silu_grad(x)); })
 };

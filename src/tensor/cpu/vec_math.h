@@ -132,10 +132,15 @@ inline V tanh(V x) {
   return blend(big, small, _mm256_cmp_ps(ax, set(0.625f), _CMP_LT_OQ));
 }
 
-// 1 / (1 + e^-x): exactly 1 for x > 17 and exactly 0 once e^-x overflows (x < -88.7), as in PyTorch.
-inline V sigmoid(V x) {
-  V e = exp(_mm256_sub_ps(_mm256_setzero_ps(), x));
-  return _mm256_div_ps(set(1.0f), _mm256_add_ps(set(1.0f), e));
+// 1 / (1 + e^-x), written with e = e^-|x| <= 1 so nothing overflows: 1 / (1 + e) for x >= 0 and
+// e / (1 + e) for x < 0 (accurate down to the subnormal tail; exactly 1 for x > 17, exactly 0 for
+// x < -104). `e_out`/`r_out` receive e and 1 / (1 + e) for callers that need 1 - sigmoid too.
+inline V sigmoid(V x, V* e_out = nullptr, V* r_out = nullptr) {
+  V e = exp(_mm256_sub_ps(_mm256_setzero_ps(), abs(x)));
+  V r = _mm256_div_ps(set(1.0f), _mm256_add_ps(set(1.0f), e));
+  if (e_out) *e_out = e;
+  if (r_out) *r_out = r;
+  return blend(r, _mm256_mul_ps(e, r), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
 }
 
 // erf and erfc pieces. For |z| < kErfSmall: erf(z) = z P(z^2) (rel. error 4e-10). Beyond:
@@ -149,12 +154,14 @@ inline V erf_small(V z) {
                                 8.370141586055979e-05f};
   return _mm256_mul_ps(z, poly(_mm256_mul_ps(z, z), P));
 }
-// e^(-z^2) for z >= 0.
-inline V exp_neg_sq(V z) {
+// e^(-c z^2) for z >= 0 and c in {1, 1/2} (exact scalings of z^2 = hi + lo). z above 17 is
+// clamped (the result is 0 from there); NaN passes.
+inline V exp_neg_sq(V z, float c = 1.0f) {
+  z = _mm256_min_ps(set(17.0f), z);
   V hi = _mm256_mul_ps(z, z);
   V lo = _mm256_fmsub_ps(z, z, hi);  // exact: z^2 = hi + lo
-  V e = exp(_mm256_sub_ps(_mm256_setzero_ps(), hi));
-  return _mm256_fnmadd_ps(e, lo, e);  // e^(-hi) (1 - lo)
+  V e = exp(_mm256_mul_ps(set(-c), hi));
+  return _mm256_fnmadd_ps(_mm256_mul_ps(e, set(c)), lo, e);  // e^(-c hi) (1 - c lo)
 }
 // erfc(az) for az >= kErfSmall, given ez = exp_neg_sq(az); az must be finite (callers clamp to 12,
 // where erfc is already 0 in float).
@@ -176,11 +183,12 @@ inline V erf(V x) {
 }
 
 // Phi-related pieces of gelu (erf form) at x: returns 1 + erf(x / sqrt 2) (no cancellation for
-// negative x: it is erfc(|z|) there) and, through `ez`, e^(-x^2/2).
+// negative x: it is erfc(|z|) there) and, through `ez`, e^(-x^2/2). The exponential is taken from
+// x itself (x^2 / 2 is exact in hi + lo), not from the rounded z, which matters in the tail.
 inline V gelu_one_plus_erf(V x, V* ez_out) {
   V z = _mm256_mul_ps(x, set(0.70710678118654752f));
   V az = _mm256_min_ps(abs(z), set(12.0f));
-  V ez = exp_neg_sq(az);
+  V ez = exp_neg_sq(abs(x), 0.5f);
   V erfc_az = erfc_tail(az, ez);
   V tail = blend(erfc_az, _mm256_sub_ps(set(2.0f), erfc_az), _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GT_OQ));
   V small = _mm256_add_ps(set(1.0f), erf_small(z));
@@ -200,41 +208,36 @@ inline V gelu_grad(V x) {
   return _mm256_fmadd_ps(ope, set(0.5f), xphi);
 }
 
-// tanh form: x/2 (1 + tanh(u)) = x sigmoid(2u) = x / (1 + e^(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3).
-// The sigmoid form has no cancellation for negative x.
+// tanh form: x/2 (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3). The sigmoid
+// form has no cancellation for negative x. (The rounding of 2u in float limits the relative
+// accuracy of the far negative tail to about |2u| ulp; PyTorch's 1 + tanh(u) loses far more.)
 constexpr float kGeluK0 = 0.79788456080286536f;  // sqrt(2/pi)
 constexpr float kGeluK1 = 0.044715f;
-inline V gelu_tanh_e(V x) {  // e^(-2u)
+inline V gelu_tanh_2u(V x) {
   V x2 = _mm256_mul_ps(x, x);
-  V m2u = _mm256_mul_ps(x, _mm256_fmadd_ps(set(-2.0f * kGeluK0 * kGeluK1), x2, set(-2.0f * kGeluK0)));
-  return exp(m2u);
+  return _mm256_mul_ps(x, _mm256_fmadd_ps(set(2.0f * kGeluK0 * kGeluK1), x2, set(2.0f * kGeluK0)));
 }
-inline V gelu_tanh(V x) {
-  return _mm256_div_ps(x, _mm256_add_ps(set(1.0f), gelu_tanh_e(x)));
-}
-// d/dx = s + 2 x s (1 - s) u' with s = sigmoid(2u), u' = k0 (1 + 3 k1 x^2). 1 - s is computed as
-// e s (no cancellation); where s (1 - s) is 0 the term is 0 even if x u' overflows.
+inline V gelu_tanh(V x) { return _mm256_mul_ps(x, sigmoid(gelu_tanh_2u(x))); }
+// d/dx = s + 2 x s (1 - s) u' with s = sigmoid(2u), u' = k0 (1 + 3 k1 x^2), and s (1 - s) = e r^2
+// (e = e^-|2u|, r = 1 / (1 + e)) without cancellation; where that is 0 the term is 0 even if
+// x u' overflows.
 inline V gelu_tanh_grad(V x) {
-  V e = gelu_tanh_e(x);
-  V s = _mm256_div_ps(set(1.0f), _mm256_add_ps(set(1.0f), e));
-  V om = _mm256_min_ps(_mm256_mul_ps(e, s), set(1.0f));  // inf * 0 = NaN -> 1
-  V ss = _mm256_mul_ps(s, om);
+  V e, r;
+  V s = sigmoid(gelu_tanh_2u(x), &e, &r);
+  V ss = _mm256_mul_ps(e, _mm256_mul_ps(r, r));
   V du = _mm256_fmadd_ps(set(3.0f * kGeluK0 * kGeluK1), _mm256_mul_ps(x, x), set(kGeluK0));
   V term = _mm256_mul_ps(_mm256_mul_ps(ss, du), _mm256_add_ps(x, x));
   term = _mm256_and_ps(term, _mm256_cmp_ps(ss, _mm256_setzero_ps(), _CMP_NEQ_UQ));
   return _mm256_add_ps(s, term);
 }
 
-// silu(x) = x / (1 + e^-x); exactly -0 for very negative x.
-inline V silu(V x) {
-  V e = exp(_mm256_sub_ps(_mm256_setzero_ps(), x));
-  return _mm256_div_ps(x, _mm256_add_ps(set(1.0f), e));
-}
-// d silu / dx = s (1 + x (1 - s)), s = sigmoid(x), 1 - s = e^-x s.
+// silu(x) = x sigmoid(x).
+inline V silu(V x) { return _mm256_mul_ps(x, sigmoid(x)); }
+// d silu / dx = s (1 + x (1 - s)), s = sigmoid(x); 1 - s is e r (x >= 0) or r (x < 0), no cancellation.
 inline V silu_grad(V x) {
-  V e = exp(_mm256_sub_ps(_mm256_setzero_ps(), x));
-  V s = _mm256_div_ps(set(1.0f), _mm256_add_ps(set(1.0f), e));
-  V om = _mm256_min_ps(_mm256_mul_ps(e, s), set(1.0f));
+  V e, r;
+  V s = sigmoid(x, &e, &r);
+  V om = blend(_mm256_mul_ps(e, r), r, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
   return _mm256_mul_ps(s, _mm256_fmadd_ps(x, om, set(1.0f)));
 }
 
