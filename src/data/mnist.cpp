@@ -21,7 +21,7 @@ std::string find_idx(const std::string& dir, const std::string& name) {
   if (fs::is_regular_file(gz, ec)) return gz.string();
   KUN_CHECK(fs::is_directory(dir, ec), IOError, "mnist: ", dir, ": no such directory; set KUN_DATA_DIR or pass the ",
             "folder holding train-images-idx3-ubyte.gz and the other three files");
-  KUN_CHECK(false, IOError, "mnist: ", dir, ": missing ", name, " (or ", name, ".gz)");
+  detail::throw_error<IOError>("mnist: ", dir, ": missing ", name, " (or ", name, ".gz)");
 }
 
 bool has_mnist_files(const fs::path& dir) {
