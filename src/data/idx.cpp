@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <sstream>
@@ -74,6 +75,27 @@ uint64_t read_some(gzFile f, void* dst, uint64_t n, const std::string& path, uin
   return done;
 }
 
+// The gzip trailer's ISIZE field (last 4 bytes, little-endian); ~0 when unreadable.
+uint64_t gzip_trailer_size(const std::string& path) {
+  FILE* fp = std::fopen(path.c_str(), "rb");
+  if (!fp) return ~uint64_t{0};
+  unsigned char t[4];
+  bool ok = std::fseek(fp, -4, SEEK_END) == 0 && std::fread(t, 1, 4, fp) == 4;
+  std::fclose(fp);
+  return ok ? (uint64_t{t[0]} | uint64_t{t[1]} << 8 | uint64_t{t[2]} << 16 | uint64_t{t[3]} << 24) : ~uint64_t{0};
+}
+
+// Decompresses the rest of the stream into a scratch buffer, returning how many bytes it holds.
+uint64_t count_rest(gzFile f, const std::string& path, uint64_t at) {
+  std::vector<char> scratch(1 << 18);
+  uint64_t total = 0;
+  for (;;) {
+    uint64_t got = read_some(f, scratch.data(), scratch.size(), path, at + total);
+    total += got;
+    if (got < scratch.size()) return total;
+  }
+}
+
 template <typename T>
 void byteswap_inplace(T* p, int64_t n) {
   static_assert(sizeof(T) == 4 || sizeof(T) == 8);
@@ -94,7 +116,7 @@ void byteswap_inplace(T* p, int64_t n) {
 
 }  // namespace
 
-Tensor read_idx(const std::string& path) {
+Tensor read_idx(const std::string& path, const IdxOptions& opts) {
   const uint64_t file_bytes = detail::file_size_or_throw(path, kOp);
   GzPtr f(gzopen(path.c_str(), "rb"));
   KUN_CHECK(f != nullptr, IOError, kOp, ": ", path, ": cannot open");
@@ -145,6 +167,18 @@ Tensor read_idx(const std::string& path) {
               avail, " bytes follow the ", header_bytes, "-byte header");
   }
 
+  // A gzip file's trailer holds its uncompressed size mod 2^32. When the header disagrees with it,
+  // count the real data first (no allocation) so a lying header cannot make us allocate up to
+  // 1032x the file size; concatenated gzip members (whose trailer shows only the last) still load.
+  if (gz && (header_bytes + data_bytes) % (uint64_t{1} << 32) != gzip_trailer_size(path)) {
+    uint64_t real = count_rest(f.get(), path, header_bytes);
+    KUN_CHECK(real == data_bytes, IOError, kOp, ": ", path, ": truncated at uncompressed byte offset ",
+              header_bytes + std::min(real, data_bytes), ": header declares shape ", shape, " of ", type->name, " (",
+              data_bytes, " bytes of data), got ", real, " bytes");
+    KUN_CHECK(gzseek(f.get(), static_cast<z_off_t>(header_bytes), SEEK_SET) == static_cast<z_off_t>(header_bytes),
+              IOError, kOp, ": ", path, ": cannot seek back to the data after checking its size");
+  }
+
   Tensor out = Tensor::empty(shape, type->dtype);
   const int64_t n = static_cast<int64_t>(items);
   auto read_data = [&](void* dst) {
@@ -175,6 +209,7 @@ Tensor read_idx(const std::string& path) {
   KUN_CHECK(read_some(f.get(), &extra, 1, path, header_bytes + data_bytes) == 0, IOError, kOp, ": ", path,
             ": unexpected data after byte offset ", header_bytes + data_bytes, ": header declares shape ", shape,
             " of ", type->name, " but the file is longer");
+  if (!opts.allow_nonfinite) detail::check_finite(out, path, kOp, header_bytes, type->file_size);
   return out;
 }
 

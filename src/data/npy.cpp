@@ -54,7 +54,7 @@ std::string_view dict_value(std::string_view dict, std::string_view key, const s
 
 }  // namespace
 
-Tensor read_npy(const std::string& path) {
+Tensor read_npy(const std::string& path, const NpyOptions& opts) {
   std::vector<char> buf = detail::read_file_or_throw(path, kOp);
   const uint64_t size = buf.size();
   KUN_CHECK(size >= 10, IOError, kOp, ": ", path, ": truncated at byte offset ", size,
@@ -142,6 +142,7 @@ Tensor read_npy(const std::string& path) {
     auto* p = static_cast<unsigned char*>(out.raw_data());
     for (uint64_t i = 0; i < count; ++i) p[i] = p[i] != 0;
   }
+  if (!opts.allow_nonfinite) detail::check_finite(out, path, kOp, data_start, es);
   return out;
 }
 

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <cmath>
+
 #include "data/data_test_util.h"
 #include "golden_util.h"
 #include "kun/data/idx.h"
@@ -87,6 +89,20 @@ TEST(DataIdx, Errors) {
   KUN_EXPECT_ERROR(read_idx(p), "bad.idx", "1000000000000 bytes of data", "only 64 bytes");
   write_gz(g, huge);
   KUN_EXPECT_ERROR(read_idx(g), "bad.idx.gz", "corrupt header", "1000000000000 bytes", "more than a gzip file");
+  // A header that lies within the deflate bound but disagrees with the gzip trailer: counted, not allocated.
+  auto lie = idx_header(0x08, {50, 10000});
+  for (uint32_t i = 0, r = 1; i < 10000; ++i) lie.push_back(static_cast<unsigned char>((r = r * 1664525u + 1013904223u) >> 24));
+  write_gz(g, lie);
+  KUN_EXPECT_ERROR(read_idx(g), "bad.idx.gz", "truncated", "500000 bytes of data", "got 10000 bytes");
+  // Two concatenated gzip members (the trailer only shows the last one's size) still load.
+  auto two = idx_header(0x08, {6});
+  two.insert(two.end(), {1, 2, 3});
+  write_gz(g, two);
+  std::string first = kun::testing::read_bytes(g);
+  write_gz(g, {4, 5, 6});
+  write_bytes(g, first + kun::testing::read_bytes(g));
+  EXPECT_EQ(read_idx(g).to_vector<int32_t>(), (std::vector<int32_t>{1, 2, 3, 4, 5, 6}));
+
   auto overflow = idx_header(0x0E, {0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF});
   write_bytes(p, overflow);
   KUN_EXPECT_ERROR(read_idx(p), "bad.idx", "more than 2^64");
@@ -108,4 +124,14 @@ TEST(DataIdx, Errors) {
   KUN_EXPECT_ERROR(read_idx(g), "read_idx", "bad.idx.gz");
 
   KUN_EXPECT_ERROR(write_idx(p, zeros({2}, DType::i64)), "write_idx", "int64");
+}
+
+TEST(DataIdx, NonFiniteReportedUnlessAllowed) {
+  TempDir dir;
+  Tensor t = zeros({4}, DType::f32);
+  t.narrow(0, 3, 1).fill_(INFINITY);
+  write_idx(dir.file("inf.idx.gz"), t, true);
+  KUN_EXPECT_ERROR(read_idx(dir.file("inf.idx.gz")), "read_idx", "inf.idx.gz", "non-finite value inf at element 3",
+                   "byte offset 20");
+  EXPECT_TRUE(std::isinf(read_idx(dir.file("inf.idx.gz"), {.allow_nonfinite = true}).to_vector<float>()[3]));
 }

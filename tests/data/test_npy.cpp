@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "data/data_test_util.h"
 #include "golden_util.h"
 #include "kun/data/npy.h"
@@ -98,4 +100,14 @@ TEST(DataNpy, Errors) {
 
 TEST(DataNpy, WriteErrorNamesFile) {
   KUN_EXPECT_ERROR(write_npy("/nonexistent_dir_kun/x.npy", zeros({2})), "write_npy", "/nonexistent_dir_kun/x.npy");
+}
+
+TEST(DataNpy, NonFiniteReportedUnlessAllowed) {
+  TempDir dir;
+  Tensor t = zeros({2, 3}, DType::f64);
+  t.select(0, 1).narrow(0, 2, 1).fill_(NAN);
+  write_npy(dir.file("n.npy"), t);
+  KUN_EXPECT_ERROR(read_npy(dir.file("n.npy")), "read_npy", "n.npy", "non-finite value nan at element 5",
+                   "index (1, 2)", "byte offset 168", "allow_nonfinite");
+  EXPECT_TRUE(std::isnan(read_npy(dir.file("n.npy"), {.allow_nonfinite = true}).to_vector<double>()[5]));
 }

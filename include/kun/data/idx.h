@@ -9,10 +9,15 @@
 
 namespace kun::data {
 
+struct IdxOptions {
+  bool allow_nonfinite = false;  // NaN/inf in float data is an error unless allowed
+};
+
 // Reads an IDX file into a tensor of the header's shape. dtype: u8 -> uint8, i8/i16/i32 -> int32,
 // f32 -> float32, f64 -> float64. Throws IOError (missing/unreadable file, bad magic, truncated
-// data, a header whose sizes cannot fit the file) naming the file and byte offset.
-Tensor read_idx(const std::string& path);
+// data, a header whose sizes cannot fit the file) naming the file and byte offset, and ValueError
+// for NaN/inf in float data unless opts.allow_nonfinite.
+Tensor read_idx(const std::string& path, const IdxOptions& opts = {});
 
 // Writes t (uint8, int32, float32 or float64) as IDX; gzip-compressed when `gzip` is true.
 // Writes to a temporary file and renames it into place.

@@ -7,9 +7,14 @@
 
 namespace kun::data {
 
+struct NpyOptions {
+  bool allow_nonfinite = false;  // NaN/inf in float data is an error unless allowed
+};
+
 // Reads a .npy file. Throws IOError for a missing/unreadable/truncated file or a bad header, and
-// TypeError for an unsupported dtype, big-endian data or Fortran order (with a hint to convert).
-Tensor read_npy(const std::string& path);
+// TypeError for an unsupported dtype, big-endian data or Fortran order (with a hint to convert), and
+// ValueError for NaN/inf in float data unless opts.allow_nonfinite.
+Tensor read_npy(const std::string& path, const NpyOptions& opts = {});
 
 // Writes t in C order (non-contiguous tensors are copied first). Writes to a temporary file and
 // renames it into place.
