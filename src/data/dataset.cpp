@@ -4,8 +4,8 @@
 
 namespace kun::data {
 
-Tensor gather_rows(const Tensor& t, const std::vector<int64_t>& indices, const char* op) {
-  KUN_ASSERT(t.is_contiguous());
+Tensor gather_rows(const Tensor& t_in, const std::vector<int64_t>& indices, const char* op) {
+  const Tensor t = t_in.contiguous();  // free when already contiguous (TensorDataset stores it so)
   KUN_CHECK(t.dim() >= 1, ShapeError, op, ": expected a tensor with a leading example dim, got shape ", t.shape());
   const int64_t n = t.size(0);
   Shape out_shape = t.shape();

@@ -22,7 +22,8 @@ Tensor read_image(const std::string& path, int channels) {
   unsigned char* px = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()),
                                             static_cast<int>(bytes.size()), &w, &h, &comp, channels);
   KUN_CHECK(px != nullptr, IOError, "read_image: ", path, ": cannot decode the image (",
-            stbi_failure_reason() ? stbi_failure_reason() : "unknown format", "); expected PNG, JPEG, BMP, GIF, TGA or PNM");
+            stbi_failure_reason() ? stbi_failure_reason() : "unknown format",
+            "); expected PNG, JPEG, BMP, GIF, TGA or PNM");
   // px: (H, W, C) uint8 -> out (C, H, W) float32 in [0, 1]
   Tensor out = Tensor::empty({channels, h, w}, DType::f32);
   float* o = out.data<float>();

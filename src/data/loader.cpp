@@ -65,7 +65,8 @@ Example DataLoader::make_batch(int64_t epoch, int64_t b, const std::vector<int64
   std::vector<int64_t> idx(order.begin() + begin, order.begin() + end);
   Example batch = dataset_->get_batch(idx);
   if (opts_.transform) {
-    Generator gen(splitmix64(splitmix64(opts_.seed ^ splitmix64(static_cast<uint64_t>(epoch))) + static_cast<uint64_t>(b)));
+    Generator gen(
+        splitmix64(splitmix64(opts_.seed ^ splitmix64(static_cast<uint64_t>(epoch))) + static_cast<uint64_t>(b)));
     batch = opts_.transform(std::move(batch), gen);
   }
   return batch;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <numbers>
 #include <vector>
 
 #include "kun/core/threading.h"
@@ -214,7 +215,8 @@ Tensor random_rotation(const Tensor& x, double max_degrees, Generator& gen) {
   const float cy = (H - 1) * 0.5f, cx = (W - 1) * 0.5f;
   return per_image(b, gen, "random_rotation", [&](std::array<uint32_t, 4> r, const float* s, float* d) {
            const double deg = (2.0 * u32_to_unit_float(r[0]) - 1.0) * max_degrees;
-           const float ca = static_cast<float>(std::cos(deg * M_PI / 180)), sa = static_cast<float>(std::sin(deg * M_PI / 180));
+           const float ca = static_cast<float>(std::cos(deg * std::numbers::pi / 180)),
+                       sa = static_cast<float>(std::sin(deg * std::numbers::pi / 180));
            // Inverse map: each output pixel samples the source at the point rotated back.
            for (int64_t y = 0; y < H; ++y)
              for (int64_t xx = 0; xx < W; ++xx) {

@@ -91,7 +91,8 @@ TEST(DataIdx, Errors) {
   KUN_EXPECT_ERROR(read_idx(g), "bad.idx.gz", "corrupt header", "1000000000000 bytes", "more than a gzip file");
   // A header that lies within the deflate bound but disagrees with the gzip trailer: counted, not allocated.
   auto lie = idx_header(0x08, {50, 10000});
-  for (uint32_t i = 0, r = 1; i < 10000; ++i) lie.push_back(static_cast<unsigned char>((r = r * 1664525u + 1013904223u) >> 24));
+  for (uint32_t i = 0, r = 1; i < 10000; ++i)
+    lie.push_back(static_cast<unsigned char>((r = r * 1664525u + 1013904223u) >> 24));
   write_gz(g, lie);
   KUN_EXPECT_ERROR(read_idx(g), "bad.idx.gz", "truncated", "500000 bytes of data", "got 10000 bytes");
   // Two concatenated gzip members (the trailer only shows the last one's size) still load.

@@ -54,8 +54,9 @@ TEST(DataImage, ResizeBilinearMatchesTorch) {
   // torch.nn.functional.interpolate(mode='bilinear', align_corners=False)
   Tensor x = from_vector(std::vector<float>{0, 1, 2, 3}, Shape{1, 2, 2});
   Tensor up = resize_bilinear(x, 4, 4);
-  EXPECT_TRUE(kun::testing::close(up.view({16}), from_vector(std::vector<float>{0, 0.25f, 0.75f, 1, 0.5f, 0.75f, 1.25f, 1.5f,
-                                                                       1.5f, 1.75f, 2.25f, 2.5f, 2, 2.25f, 2.75f, 3}),
+  EXPECT_TRUE(kun::testing::close(up.view({16}),
+                                  from_vector(std::vector<float>{0, 0.25f, 0.75f, 1, 0.5f, 0.75f, 1.25f, 1.5f, 1.5f,
+                                                                 1.75f, 2.25f, 2.5f, 2, 2.25f, 2.75f, 3}),
                                   1e-6, 1e-6));
   Tensor y = arange(0, 20, 1, DType::f32).view({1, 1, 4, 5});
   Tensor down = resize_bilinear(y, 3, 2);

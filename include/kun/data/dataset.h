@@ -50,7 +50,7 @@ class TensorDataset : public Dataset {
 };
 
 // Copies rows `indices` of t (N, ...) into a new contiguous (B, ...) tensor; `op` names the
-// caller in error messages. t must be contiguous.
+// caller in error messages. One memcpy per row when t is contiguous (else it is made so first).
 Tensor gather_rows(const Tensor& t, const std::vector<int64_t>& indices, const char* op);
 
 }  // namespace kun::data
