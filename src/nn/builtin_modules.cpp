@@ -1,9 +1,56 @@
-// One line per builtin layer type, so Module::from_config can build it from JSON, e.g.
-//   Module::register_type("dense", [](const json& c) { return std::make_shared<Dense>(c); });
+// One line per builtin layer type, so Module::from_config can build it from JSON.
+#include "kun/nn/activation.h"
+#include "kun/nn/graph.h"
+#include "kun/nn/layers.h"
 #include "kun/nn/module.h"
+#include "kun/nn/sequential.h"
 
 namespace kun::nn {
 
-void register_builtin_modules() {}
+namespace {
+template <typename M>
+Module::Factory from_json() {
+  return [](const json& c) -> ModulePtr { return std::make_shared<M>(c); };
+}
+template <typename M>
+Module::Factory no_config() {
+  return [](const json&) -> ModulePtr { return std::make_shared<M>(); };
+}
+Module::Factory pool(PoolKind k, int dims) {
+  return [k, dims](const json& c) -> ModulePtr { return std::make_shared<Pool>(k, dims, c); };
+}
+Module::Factory global_pool(PoolKind k, int dims) {
+  return [k, dims](const json&) -> ModulePtr { return std::make_shared<GlobalPool>(k, dims); };
+}
+}  // namespace
+
+void register_builtin_modules() {
+  Module::register_type("dense", from_json<Dense>());
+  Module::register_type("conv1d", from_json<Conv1D>());
+  Module::register_type("conv2d", from_json<Conv2D>());
+  Module::register_type("conv2d_transpose", from_json<Conv2DTranspose>());
+  Module::register_type("max_pool2d", pool(PoolKind::max, 2));
+  Module::register_type("avg_pool2d", pool(PoolKind::avg, 2));
+  Module::register_type("max_pool1d", pool(PoolKind::max, 1));
+  Module::register_type("avg_pool1d", pool(PoolKind::avg, 1));
+  Module::register_type("global_avg_pool2d", global_pool(PoolKind::avg, 2));
+  Module::register_type("global_max_pool2d", global_pool(PoolKind::max, 2));
+  Module::register_type("global_avg_pool1d", global_pool(PoolKind::avg, 1));
+  Module::register_type("global_max_pool1d", global_pool(PoolKind::max, 1));
+  Module::register_type("flatten", no_config<Flatten>());
+  Module::register_type("reshape", from_json<Reshape>());
+  Module::register_type("dropout", from_json<Dropout>());
+  Module::register_type("batch_norm", from_json<BatchNorm>());
+  Module::register_type("layer_norm", from_json<LayerNorm>());
+  Module::register_type("embedding", from_json<Embedding>());
+  Module::register_type("add", no_config<Add>());
+  Module::register_type("concatenate", from_json<Concatenate>());
+  Module::register_type("residual", from_json<Residual>());
+  Module::register_type("activation", from_json<Activation>());
+  Module::register_type("leaky_relu", from_json<LeakyReLU>());
+  Module::register_type("elu", from_json<ELU>());
+  Module::register_type("sequential", from_json<Sequential>());
+  Module::register_type("graph", from_json<Graph>());
+}
 
 }  // namespace kun::nn

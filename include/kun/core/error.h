@@ -49,6 +49,10 @@ template <typename E, typename... Args>
 [[noreturn]] void assert_fail(const char* cond, const char* file, int line, const std::string& msg);
 }  // namespace detail
 
+// Inside a catch block: rethrows the current kun::Error as the same subclass with `prefix`
+// put in front of its message (e.g. which layer or file it came from). Other exceptions pass as they are.
+[[noreturn]] void rethrow_with_context(const std::string& prefix);
+
 }  // namespace kun
 
 // KUN_CHECK(cond, ErrorType, parts...) : throws ErrorType with the parts streamed together.

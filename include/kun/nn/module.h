@@ -30,6 +30,9 @@ class Module {
   virtual ~Module() = default;
   Module(const Module&) = delete;  // parameters are shared handles; copying a module would alias them
   Module& operator=(const Module&) = delete;
+  // Moving is fine (the handles move with it): it lets `Sequential{Dense(...), ReLU()}` take layers by value.
+  Module(Module&&) = default;
+  Module& operator=(Module&&) = default;
 
   // ---- what subclasses provide ----
   // Single-input forward. Modules with other signatures add their own methods; the default throws.

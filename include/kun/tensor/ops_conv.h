@@ -17,12 +17,12 @@ struct Size2 {
   Size2(int64_t h_, int64_t w_) : h(h_), w(w_) {}
 };
 
-enum class PadMode { explicit_, same, valid };
+enum class ConvPadMode { explicit_, same, valid };
 
 // Convolution padding: ints, or "same" (output size = input size, stride 1 only; an even kernel
 // pads one more on the right/bottom, as PyTorch does) or "valid" (no padding).
 struct ConvPadding {
-  PadMode mode = PadMode::explicit_;
+  ConvPadMode mode = ConvPadMode::explicit_;
   Size2 size;
   ConvPadding() = default;
   ConvPadding(int v) : size(v) {}      // NOLINT (an int literal must not look like a null const char*)

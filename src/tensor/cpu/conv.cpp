@@ -17,8 +17,8 @@
 namespace kun {
 
 ConvPadding::ConvPadding(std::string_view m) {
-  if (m == "same") mode = PadMode::same;
-  else if (m == "valid") mode = PadMode::valid;
+  if (m == "same") mode = ConvPadMode::same;
+  else if (m == "valid") mode = ConvPadMode::valid;
   else detail::throw_error<ValueError>("conv: padding must be an int, \"same\" or \"valid\", got \"", m, "\"");
 }
 
@@ -423,9 +423,9 @@ void check_floats(const char* op, const Tensor& x, const Tensor& w, const Tensor
 }
 
 // Resolves one spatial dim's padding: returns {before, after}.
-std::pair<int64_t, int64_t> resolve_pad(const char* op, PadMode mode, int64_t p, int64_t k, int64_t d, int64_t s) {
-  if (mode == PadMode::valid) return {0, 0};
-  if (mode == PadMode::same) {
+std::pair<int64_t, int64_t> resolve_pad(const char* op, ConvPadMode mode, int64_t p, int64_t k, int64_t d, int64_t s) {
+  if (mode == ConvPadMode::valid) return {0, 0};
+  if (mode == ConvPadMode::same) {
     KUN_CHECK(s == 1, ValueError, op, ": padding=\"same\" needs stride 1 (like PyTorch), got stride ", s);
     const int64_t total = d * (k - 1);
     return {total / 2, total - total / 2};
