@@ -34,7 +34,7 @@ Variable activate(const Variable& x, const std::string& n) {
 }
 
 Activation::Activation(std::string name) : name_(std::move(name)) { check_activation_name(name_, "Activation"); }
-Activation::Activation(const json& c) : Activation(c.value("name", std::string("linear"))) {}
+Activation::Activation(const json& c, FromConfig) : Activation(c.value("name", std::string("linear"))) {}
 
 Variable LeakyReLU::forward(const Variable& x) { return leaky_relu(x, slope_); }
 Variable ELU::forward(const Variable& x) { return elu(x, alpha_); }

@@ -10,14 +10,14 @@ namespace kun::nn {
 namespace {
 template <typename M>
 Module::Factory from_json() {
-  return [](const json& c) -> ModulePtr { return std::make_shared<M>(c); };
+  return [](const json& c) -> ModulePtr { return std::make_shared<M>(c, FromConfig{}); };
 }
 template <typename M>
 Module::Factory no_config() {
   return [](const json&) -> ModulePtr { return std::make_shared<M>(); };
 }
 Module::Factory pool(PoolKind k, int dims) {
-  return [k, dims](const json& c) -> ModulePtr { return std::make_shared<Pool>(k, dims, c); };
+  return [k, dims](const json& c) -> ModulePtr { return std::make_shared<Pool>(k, dims, c, FromConfig{}); };
 }
 Module::Factory global_pool(PoolKind k, int dims) {
   return [k, dims](const json&) -> ModulePtr { return std::make_shared<GlobalPool>(k, dims); };

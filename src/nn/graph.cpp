@@ -98,7 +98,7 @@ json Graph::config() const {
   return {{"nodes", nodes}, {"outputs", outs}};
 }
 
-Graph::Graph(const json& c) {
+Graph::Graph(const json& c, FromConfig) {
   KUN_CHECK(c.contains("nodes") && c["nodes"].is_array(), ValueError, "Graph: config needs a \"nodes\" array");
   for (const auto& n : c["nodes"]) {
     std::string name = n.at("name").get<std::string>();

@@ -5,6 +5,7 @@
 #include "kun/nn/init.h"
 
 namespace kun::nn {
+using namespace kun::nn::init;
 
 void initialize(const Tensor& t, const std::string& n, const char* who) {
   if (n == "glorot_uniform" || n == "xavier_uniform") glorot_uniform_(t);
@@ -55,7 +56,7 @@ Dense::Dense(DenseOptions opt) : opt_(std::move(opt)) {
   check_activation_name(opt_.activation, "Dense");
   if (opt_.in_features > 0) build(opt_.in_features);
 }
-Dense::Dense(const json& c)
+Dense::Dense(const json& c, FromConfig)
     : Dense(DenseOptions{c.at("units").get<int64_t>(), c.value("in_features", int64_t{0}), c.value("use_bias", true),
                          c.value("activation", std::string()),
                          c.value("kernel_initializer", std::string("glorot_uniform")),
@@ -98,7 +99,7 @@ Conv2D::Conv2D(Conv2DOptions opt) : opt_(std::move(opt)) {
   check_activation_name(opt_.activation, "Conv2D");
   if (opt_.in_channels > 0) build(opt_.in_channels);
 }
-Conv2D::Conv2D(const json& c)
+Conv2D::Conv2D(const json& c, FromConfig)
     : Conv2D(Conv2DOptions{c.at("out_channels").get<int64_t>(), size2_from(c.value("kernel", json()), 3),
                            size2_from(c.value("stride", json()), 1), padding_from(c.value("padding", json())),
                            size2_from(c.value("dilation", json()), 1), c.value("groups", int64_t{1}),
@@ -143,7 +144,7 @@ Conv1D::Conv1D(Conv1DOptions opt) : opt_(std::move(opt)) {
   check_activation_name(opt_.activation, "Conv1D");
   if (opt_.in_channels > 0) build(opt_.in_channels);
 }
-Conv1D::Conv1D(const json& c)
+Conv1D::Conv1D(const json& c, FromConfig)
     : Conv1D(Conv1DOptions{c.at("out_channels").get<int64_t>(), c.value("kernel", int64_t{3}),
                            c.value("stride", int64_t{1}), padding_from(c.value("padding", json())),
                            c.value("dilation", int64_t{1}), c.value("groups", int64_t{1}), c.value("use_bias", true),
@@ -183,7 +184,7 @@ Conv2DTranspose::Conv2DTranspose(Conv2DTransposeOptions opt) : opt_(std::move(op
   check_activation_name(opt_.activation, "Conv2DTranspose");
   if (opt_.in_channels > 0) build(opt_.in_channels);
 }
-Conv2DTranspose::Conv2DTranspose(const json& c)
+Conv2DTranspose::Conv2DTranspose(const json& c, FromConfig)
     : Conv2DTranspose(Conv2DTransposeOptions{
           c.at("out_channels").get<int64_t>(), size2_from(c.value("kernel", json()), 3),
           size2_from(c.value("stride", json()), 1), size2_from(c.value("padding", json()), 0),
@@ -221,7 +222,7 @@ json Conv2DTranspose::config() const {
 
 // ---------------- pooling ----------------
 
-Pool::Pool(PoolKind kind, int dims, const json& c)
+Pool::Pool(PoolKind kind, int dims, const json& c, FromConfig)
     : Pool(kind, dims,
            PoolOptions{size2_from(c.value("kernel", json()), 2), size2_from(c.value("stride", json()), 0),
                        size2_from(c.value("padding", json()), 0), c.value("ceil_mode", false)}) {}
@@ -298,7 +299,7 @@ BatchNorm::BatchNorm(BatchNormOptions opt) : opt_(opt) {
             "BatchNorm: expected momentum in [0, 1] and eps > 0, got momentum ", opt_.momentum, ", eps ", opt_.eps);
   if (opt_.num_features > 0) build(opt_.num_features);
 }
-BatchNorm::BatchNorm(const json& c)
+BatchNorm::BatchNorm(const json& c, FromConfig)
     : BatchNorm(BatchNormOptions{c.value("num_features", int64_t{0}), c.value("momentum", 0.1), c.value("eps", 1e-5),
                                  c.value("affine", true)}) {}
 
@@ -333,7 +334,7 @@ json BatchNorm::config() const {
 LayerNorm::LayerNorm(LayerNormOptions opt) : opt_(std::move(opt)) {
   if (!opt_.normalized_shape.empty()) build(Shape(opt_.normalized_shape));
 }
-LayerNorm::LayerNorm(const json& c)
+LayerNorm::LayerNorm(const json& c, FromConfig)
     : LayerNorm(LayerNormOptions{c.value("normalized_shape", std::vector<int64_t>{}), c.value("eps", 1e-5),
                                  c.value("affine", true)}) {}
 
@@ -378,7 +379,7 @@ Embedding::Embedding(EmbeddingOptions opt) : opt_(std::move(opt)) {
   }
   weight_ = register_parameter("weight", w);
 }
-Embedding::Embedding(const json& c)
+Embedding::Embedding(const json& c, FromConfig)
     : Embedding(EmbeddingOptions{c.at("num_embeddings").get<int64_t>(), c.at("embedding_dim").get<int64_t>(),
                                  c.contains("padding_idx") && !c["padding_idx"].is_null()
                                      ? std::optional<int64_t>(c["padding_idx"].get<int64_t>())
@@ -422,7 +423,7 @@ Residual::Residual(ModulePtr body, ModulePtr shortcut, std::string activation)
   if (shortcut_) register_module("shortcut", shortcut_);
 }
 
-Residual::Residual(const json& c)
+Residual::Residual(const json& c, FromConfig)
     : Residual(Module::from_config(c.at("body")),
                c.contains("shortcut") && !c["shortcut"].is_null() ? Module::from_config(c["shortcut"]) : nullptr,
                c.value("activation", std::string())) {}

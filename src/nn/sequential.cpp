@@ -6,7 +6,7 @@ Sequential::Sequential(std::vector<ModulePtr> layers) {
   for (auto& l : layers) add(std::move(l));
 }
 
-Sequential::Sequential(const json& c) {
+Sequential::Sequential(const json& c, FromConfig) {
   KUN_CHECK(c.contains("layers") && c["layers"].is_array(), ValueError,
             "Sequential: config needs a \"layers\" array, got ", c.dump());
   for (const auto& l : c["layers"]) add(Module::from_config(l));

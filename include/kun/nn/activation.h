@@ -16,7 +16,7 @@ void check_activation_name(const std::string& name, const char* who);
 class Activation : public Module {
  public:
   explicit Activation(std::string name);
-  explicit Activation(const json& config);
+  Activation(const json& config, FromConfig);
   Variable forward(const Variable& x) override { return activate(x, name_); }
   std::string type_name() const override { return "activation"; }
   json config() const override { return {{"name", name_}}; }
@@ -52,7 +52,7 @@ struct LogSoftmax : Activation {
 class LeakyReLU : public Module {
  public:
   explicit LeakyReLU(double negative_slope = 0.01) : slope_(negative_slope) {}
-  explicit LeakyReLU(const json& c) : slope_(c.value("negative_slope", 0.01)) {}
+  LeakyReLU(const json& c, FromConfig) : slope_(c.value("negative_slope", 0.01)) {}
   Variable forward(const Variable& x) override;
   std::string type_name() const override { return "leaky_relu"; }
   json config() const override { return {{"negative_slope", slope_}}; }
@@ -64,7 +64,7 @@ class LeakyReLU : public Module {
 class ELU : public Module {
  public:
   explicit ELU(double alpha = 1.0) : alpha_(alpha) {}
-  explicit ELU(const json& c) : alpha_(c.value("alpha", 1.0)) {}
+  ELU(const json& c, FromConfig) : alpha_(c.value("alpha", 1.0)) {}
   Variable forward(const Variable& x) override;
   std::string type_name() const override { return "elu"; }
   json config() const override { return {{"alpha", alpha_}}; }

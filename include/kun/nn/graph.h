@@ -20,7 +20,7 @@ class Graph : public Module {
   using NodeId = int;
 
   Graph() = default;
-  explicit Graph(const json& config);
+  Graph(const json& config, FromConfig);
 
   // A model input; `shape` excludes the batch dim (used by summaries and validation).
   NodeId input(const std::string& name, const Shape& shape);

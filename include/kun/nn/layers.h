@@ -29,7 +29,7 @@ struct DenseOptions {
 class Dense : public Module {
  public:
   explicit Dense(DenseOptions opt);
-  explicit Dense(const json& c);
+  Dense(const json& c, FromConfig);
   Variable forward(const Variable& x) override;
   std::string type_name() const override { return "dense"; }
   json config() const override;
@@ -57,7 +57,7 @@ struct Conv2DOptions {
 class Conv2D : public Module {
  public:
   explicit Conv2D(Conv2DOptions opt);
-  explicit Conv2D(const json& c);
+  Conv2D(const json& c, FromConfig);
   Variable forward(const Variable& x) override;
   std::string type_name() const override { return "conv2d"; }
   json config() const override;
@@ -84,7 +84,7 @@ struct Conv1DOptions {
 class Conv1D : public Module {
  public:
   explicit Conv1D(Conv1DOptions opt);
-  explicit Conv1D(const json& c);
+  Conv1D(const json& c, FromConfig);
   Variable forward(const Variable& x) override;
   std::string type_name() const override { return "conv1d"; }
   json config() const override;
@@ -110,7 +110,7 @@ struct Conv2DTransposeOptions {
 class Conv2DTranspose : public Module {
  public:
   explicit Conv2DTranspose(Conv2DTransposeOptions opt);
-  explicit Conv2DTranspose(const json& c);
+  Conv2DTranspose(const json& c, FromConfig);
   Variable forward(const Variable& x) override;
   std::string type_name() const override { return "conv2d_transpose"; }
   json config() const override;
@@ -132,7 +132,7 @@ enum class PoolKind { max, avg };
 class Pool : public Module {
  public:
   Pool(PoolKind kind, int dims, PoolOptions opt) : kind_(kind), dims_(dims), opt_(opt) {}
-  Pool(PoolKind kind, int dims, const json& c);
+  Pool(PoolKind kind, int dims, const json& c, FromConfig);
   Variable forward(const Variable& x) override;
   std::string type_name() const override;
   json config() const override;
@@ -191,7 +191,7 @@ class Flatten : public Module {
 class Reshape : public Module {
  public:
   explicit Reshape(std::vector<int64_t> target) : target_(std::move(target)) {}
-  explicit Reshape(const json& c) : target_(c.at("shape").get<std::vector<int64_t>>()) {}
+  Reshape(const json& c, FromConfig) : target_(c.at("shape").get<std::vector<int64_t>>()) {}
   Variable forward(const Variable& x) override;
   std::string type_name() const override { return "reshape"; }
   json config() const override { return {{"shape", target_}}; }
@@ -204,7 +204,7 @@ class Reshape : public Module {
 class Dropout : public Module {
  public:
   explicit Dropout(double rate = 0.5);
-  explicit Dropout(const json& c) : Dropout(c.value("rate", 0.5)) {}
+  Dropout(const json& c, FromConfig) : Dropout(c.value("rate", 0.5)) {}
   Variable forward(const Variable& x) override;
   std::string type_name() const override { return "dropout"; }
   json config() const override { return {{"rate", rate_}}; }
@@ -223,7 +223,7 @@ struct BatchNormOptions {
 class BatchNorm : public Module {
  public:
   explicit BatchNorm(BatchNormOptions opt = {});
-  explicit BatchNorm(const json& c);
+  BatchNorm(const json& c, FromConfig);
   Variable forward(const Variable& x) override;
   std::string type_name() const override { return "batch_norm"; }
   json config() const override;
@@ -243,7 +243,7 @@ struct LayerNormOptions {
 class LayerNorm : public Module {
  public:
   explicit LayerNorm(LayerNormOptions opt = {});
-  explicit LayerNorm(const json& c);
+  LayerNorm(const json& c, FromConfig);
   Variable forward(const Variable& x) override;
   std::string type_name() const override { return "layer_norm"; }
   json config() const override;
@@ -265,7 +265,7 @@ struct EmbeddingOptions {
 class Embedding : public Module {
  public:
   explicit Embedding(EmbeddingOptions opt);
-  explicit Embedding(const json& c);
+  Embedding(const json& c, FromConfig);
   Variable forward(const Variable& ids) override;
   std::string type_name() const override { return "embedding"; }
   json config() const override;
@@ -294,7 +294,7 @@ class Add : public MultiInputModule {
 class Concatenate : public MultiInputModule {
  public:
   explicit Concatenate(int64_t axis = 1) : axis_(axis) {}
-  explicit Concatenate(const json& c) : axis_(c.value("axis", int64_t{1})) {}
+  Concatenate(const json& c, FromConfig) : axis_(c.value("axis", int64_t{1})) {}
   Variable forward_many(const std::vector<Variable>& xs) override;
   std::string type_name() const override { return "concatenate"; }
   json config() const override { return {{"axis", axis_}}; }
@@ -308,7 +308,7 @@ class Concatenate : public MultiInputModule {
 class Residual : public Module {
  public:
   Residual(ModulePtr body, ModulePtr shortcut = nullptr, std::string activation = "");
-  explicit Residual(const json& c);
+  Residual(const json& c, FromConfig);
   Variable forward(const Variable& x) override;
   std::string type_name() const override { return "residual"; }
   json config() const override;

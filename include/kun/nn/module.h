@@ -21,6 +21,9 @@ namespace kun::nn {
 
 using json = nlohmann::json;
 
+// Tag for the constructors that rebuild a layer from its config() JSON: Dense(json, FromConfig{}).
+struct FromConfig {};
+
 class Module;
 using ModulePtr = std::shared_ptr<Module>;
 

@@ -14,7 +14,7 @@ namespace kun::nn {
 class Sequential : public Module {
  public:
   Sequential() = default;
-  explicit Sequential(const json& config);
+  Sequential(const json& config, FromConfig);
   template <typename... Ms,
             typename = std::enable_if_t<(sizeof...(Ms) > 0) &&
                                         (std::is_base_of_v<Module, std::decay_t<Ms>> && ...)>>
