@@ -15,6 +15,7 @@
 #include "kun/optim/adagrad.h"
 #include "kun/optim/adam.h"
 #include "kun/optim/clip.h"
+#include "kun/optim/factory.h"
 #include "kun/optim/optimizer.h"
 #include "kun/optim/rmsprop.h"
 #include "kun/optim/schedule.h"

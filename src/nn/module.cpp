@@ -56,7 +56,7 @@ Variable Module::register_parameter(const std::string& name, Variable v) {
 Variable Module::register_parameter(const std::string& name, const Tensor& t, bool requires_grad) {
   check_new_name(name, "parameter");
   KUN_CHECK(t.defined(), ValueError, type_name(), ": parameter '", name, "' is undefined");
-  Variable v(t, requires_grad);
+  Variable v(t.contiguous(), requires_grad);  // optimizers update parameters in place: keep them dense
   params_.emplace_back(name, v);
   return v;
 }

@@ -140,4 +140,22 @@ bool ReduceLROnPlateau::step(double metric) {
   return reduced;
 }
 
+TensorDict ReduceLROnPlateau::state_dict() const {
+  TensorDict d;
+  d.insert("plateau.best", scalar_tensor(best_, DType::f64));
+  d.insert("plateau.num_bad_epochs", scalar_tensor(static_cast<double>(num_bad_), DType::f64));
+  d.insert("plateau.cooldown_counter", scalar_tensor(static_cast<double>(cooldown_counter_), DType::f64));
+  d.insert("plateau.epoch", scalar_tensor(static_cast<double>(epoch_), DType::f64));
+  return d;
+}
+
+void ReduceLROnPlateau::load_state_dict(const TensorDict& state) {
+  for (const char* k : {"plateau.best", "plateau.num_bad_epochs", "plateau.cooldown_counter", "plateau.epoch"})
+    KUN_CHECK(state.contains(k), ValueError, "ReduceLROnPlateau.load_state_dict: missing '", k, "'");
+  best_ = state.at("plateau.best").item<double>();
+  num_bad_ = static_cast<int64_t>(state.at("plateau.num_bad_epochs").item<double>());
+  cooldown_counter_ = static_cast<int64_t>(state.at("plateau.cooldown_counter").item<double>());
+  epoch_ = static_cast<int64_t>(state.at("plateau.epoch").item<double>());
+}
+
 }  // namespace kun::optim

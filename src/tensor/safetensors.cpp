@@ -205,7 +205,8 @@ File load(const std::string& path) {
     for (const auto& d : js) {
       if (!d.is_number_unsigned()) fail_load(path, where + "shape entries must be non-negative integers");
       uint64_t v = d.get<uint64_t>();
-      if (v > (uint64_t{1} << 48) || (v != 0 && numel > (uint64_t{1} << 62) / v))
+      // Cap at 2^56 elements so numel * dtype size cannot overflow 64 bits.
+      if (v > (uint64_t{1} << 48) || (v != 0 && numel > (uint64_t{1} << 56) / v))
         fail_load(path, where + "shape is too large");
       numel *= v;
       shape.push_back(static_cast<int64_t>(v));

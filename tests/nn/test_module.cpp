@@ -147,7 +147,12 @@ TEST(Module, StrictLoadErrors) {
   for (auto& [n, t] : sd) wrong.insert(n, n == "layer0.layer1.weight" ? ones({4}) : t);
   KUN_EXPECT_ERROR(m->load_state_dict(wrong), "load_state_dict: parameter 'layer0.layer1.weight' expects shape (3,)",
                    "file has (4,)");
-  // Nothing was copied by the failed loads; non-strict loads the matching subset.
+  // A failed load copies nothing, even entries that would have fitted.
+  TensorDict fives;
+  for (auto& [n, t] : sd) fives.insert(n, n == "layer1.bias" ? ones({9}) : full_like(t, 5.0));
+  KUN_EXPECT_ERROR(m->load_state_dict(fives), "'layer1.bias' expects shape (3,)");
+  EXPECT_FLOAT_EQ(m->child("layer1")->parameter("weight").data().to_vector<float>()[0], 1.f);
+  // Non-strict loads the matching subset.
   TensorDict partial;
   partial.insert("layer1.weight", full({3}, 2.0));
   partial.insert("junk", ones({1}));

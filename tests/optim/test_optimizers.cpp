@@ -200,7 +200,7 @@ TEST(Optim, SkipsParamsWithoutGradAndChecksInputs) {
   KUN_EXPECT_ERROR(Adam({a}, {.beta1 = 1.0}), "Adam", "betas must be in [0, 1)");
   KUN_EXPECT_ERROR(SGD({a, a}, {.lr = 0.1}), "listed twice");
   Variable ints(zeros({2}, DType::i64));
-  KUN_EXPECT_ERROR(SGD({ints}), "must be float32 or float64");
+  KUN_EXPECT_ERROR(SGD({ints}, {}), "must be float32 or float64");
   KUN_EXPECT_ERROR(opt.set_lr(-1), "lr must be >= 0");
 }
 

@@ -93,3 +93,38 @@ TEST(Schedule, BadOptionsAreRejected) {
   auto lin = std::make_shared<LinearLR>(opt, LinearLROptions{});
   KUN_EXPECT_ERROR(SequentialLR(opt, {lin}, {3}), "SequentialLR", "one milestone fewer");
 }
+
+TEST(Schedule, PlateauResumesExactly) {
+  const std::vector<double> metrics = {1.0, 0.9, 0.95, 0.96, 0.97, 0.98, 0.99, 0.5, 0.6, 0.7, 0.8};
+  auto run = [&](bool split) {
+    Variable a(zeros({1}), true);
+    SGD opt({a}, {.lr = 1.0});
+    ReduceLROnPlateauOptions o{.factor = 0.5, .patience = 1, .cooldown = 1};
+    auto s = std::make_unique<ReduceLROnPlateau>(opt, o);
+    std::vector<double> lrs;
+    for (size_t e = 0; e < metrics.size(); ++e) {
+      if (split && e == 4) {  // "restart the process": new optimizer + schedule from saved state
+        TensorDict os = opt.state_dict(), ss = s->state_dict();
+        Variable b(zeros({1}), true);
+        static std::unique_ptr<SGD> opt2;
+        opt2 = std::make_unique<SGD>(std::vector<Variable>{b}, SGDOptions{.lr = 1.0});
+        opt2->load_state_dict(os);
+        s = std::make_unique<ReduceLROnPlateau>(*opt2, o);
+        s->load_state_dict(ss);
+        s->step(metrics[e]);
+        lrs.push_back(opt2->lr());
+        for (++e; e < metrics.size(); ++e) {
+          s->step(metrics[e]);
+          lrs.push_back(opt2->lr());
+        }
+        break;
+      }
+      s->step(metrics[e]);
+      lrs.push_back(opt.lr());
+    }
+    return lrs;
+  };
+  std::vector<double> straight = run(false), resumed = run(true);
+  EXPECT_EQ(straight, resumed);
+  EXPECT_LT(straight.back(), 1.0);
+}

@@ -146,6 +146,9 @@ TEST(Safetensors, DamagedFilesGiveOneClearError) {
   KUN_EXPECT_ERROR(safetensors::load(path), "tensors 'a' and 'b' overlap");
   with_header(R"({"w":{"dtype":"F32","shape":[-4],"data_offsets":[0,16]}})", std::string(16, '\0'));
   KUN_EXPECT_ERROR(safetensors::load(path), "shape entries must be non-negative integers");
+  with_header(R"({"w":{"dtype":"F64","shape":[1099511627776,1099511627776],"data_offsets":[0,16]}})",
+              std::string(16, '\0'));
+  KUN_EXPECT_ERROR(safetensors::load(path), "tensor 'w'", "shape is too large");
   with_header(R"({"w":{"dtype":"F32","data_offsets":[0,16]}})", std::string(16, '\0'));
   KUN_EXPECT_ERROR(safetensors::load(path), "needs dtype, shape and data_offsets");
   with_header(R"([1,2,3])", "");

@@ -15,8 +15,11 @@ struct AdagradOptions {
 
 class Adagrad : public Optimizer {
  public:
-  Adagrad(std::vector<Variable> params, const AdagradOptions& opt = {});
-  Adagrad(std::vector<ParamGroup> groups, const AdagradOptions& opt = {});
+  // Without parameters: add them later with add_param_group (e.g. when a trainer compiles a model).
+  // The options are required in the other constructors so that Adam({.lr = 1e-3}) is unambiguous.
+  explicit Adagrad(const AdagradOptions& opt) : Adagrad(std::vector<ParamGroup>{}, opt) {}
+  Adagrad(std::vector<Variable> params, const AdagradOptions& opt);
+  Adagrad(std::vector<ParamGroup> groups, const AdagradOptions& opt);
   void step() override;
   std::string type_name() const override { return "Adagrad"; }
   const AdagradOptions& options() const { return opt_; }

@@ -28,8 +28,11 @@ struct AdamWOptions {
 
 class Adam : public Optimizer {
  public:
-  Adam(std::vector<Variable> params, const AdamOptions& opt = {});
-  Adam(std::vector<ParamGroup> groups, const AdamOptions& opt = {});
+  // Without parameters: add them later with add_param_group (e.g. when a trainer compiles a model).
+  // The options are required in the other constructors so that Adam({.lr = 1e-3}) is unambiguous.
+  explicit Adam(const AdamOptions& opt) : Adam(std::vector<ParamGroup>{}, opt) {}
+  Adam(std::vector<Variable> params, const AdamOptions& opt);
+  Adam(std::vector<ParamGroup> groups, const AdamOptions& opt);
   void step() override;
   std::string type_name() const override { return "Adam"; }
   const AdamOptions& options() const { return opt_; }
@@ -44,8 +47,9 @@ class Adam : public Optimizer {
 
 class AdamW : public Adam {
  public:
-  AdamW(std::vector<Variable> params, const AdamWOptions& opt = {});
-  AdamW(std::vector<ParamGroup> groups, const AdamWOptions& opt = {});
+  explicit AdamW(const AdamWOptions& opt) : AdamW(std::vector<ParamGroup>{}, opt) {}
+  AdamW(std::vector<Variable> params, const AdamWOptions& opt);
+  AdamW(std::vector<ParamGroup> groups, const AdamWOptions& opt);
   std::string type_name() const override { return "AdamW"; }
 };
 

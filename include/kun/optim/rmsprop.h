@@ -18,8 +18,11 @@ struct RMSPropOptions {
 
 class RMSProp : public Optimizer {
  public:
-  RMSProp(std::vector<Variable> params, const RMSPropOptions& opt = {});
-  RMSProp(std::vector<ParamGroup> groups, const RMSPropOptions& opt = {});
+  // Without parameters: add them later with add_param_group (e.g. when a trainer compiles a model).
+  // The options are required in the other constructors so that Adam({.lr = 1e-3}) is unambiguous.
+  explicit RMSProp(const RMSPropOptions& opt) : RMSProp(std::vector<ParamGroup>{}, opt) {}
+  RMSProp(std::vector<Variable> params, const RMSPropOptions& opt);
+  RMSProp(std::vector<ParamGroup> groups, const RMSPropOptions& opt);
   void step() override;
   std::string type_name() const override { return "RMSProp"; }
   const RMSPropOptions& options() const { return opt_; }

@@ -22,7 +22,7 @@ class LRScheduler {
 
   void step();                  // epoch += 1, then apply
   void set_epoch(int64_t epoch);  // jump (e.g. when resuming); applies the lr of `epoch`
-  int64_t last_epoch() const { return epoch_; }
+  int64_t last_epoch() const { return epoch_; }  // the only state: resume with set_epoch(last_epoch())
   std::vector<double> last_lr() const;
   const std::vector<double>& base_lrs() const { return base_lrs_; }
   // lr for `epoch` given the group's base lr (a pure function: no state).
@@ -142,6 +142,9 @@ class ReduceLROnPlateau {
   double best() const { return best_; }
   int64_t num_bad_epochs() const { return num_bad_; }
   int64_t last_epoch() const { return epoch_; }
+  // best, bad-epoch and cooldown counters, epoch (float64 scalars), for exact resume.
+  TensorDict state_dict() const;
+  void load_state_dict(const TensorDict& state);
 
  private:
   bool is_better(double a) const;

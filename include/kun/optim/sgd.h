@@ -16,8 +16,11 @@ struct SGDOptions {
 
 class SGD : public Optimizer {
  public:
-  SGD(std::vector<Variable> params, const SGDOptions& opt = {});
-  SGD(std::vector<ParamGroup> groups, const SGDOptions& opt = {});
+  // Without parameters: add them later with add_param_group (e.g. when a trainer compiles a model).
+  // The options are required in the other constructors so that Adam({.lr = 1e-3}) is unambiguous.
+  explicit SGD(const SGDOptions& opt) : SGD(std::vector<ParamGroup>{}, opt) {}
+  SGD(std::vector<Variable> params, const SGDOptions& opt);
+  SGD(std::vector<ParamGroup> groups, const SGDOptions& opt);
   void step() override;
   std::string type_name() const override { return "SGD"; }
   const SGDOptions& options() const { return opt_; }
