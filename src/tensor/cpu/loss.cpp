@@ -2,6 +2,10 @@
 // one fused pass: per-element losses are either written out (Reduction::none) or summed in double
 // over fixed chunks (same result for any thread count). Cross-entropy computes each position's
 // log-sum-exp in place (max, then sum of exp) and never materializes log_softmax.
+// Branch-free clamps and selects (exp_fast, NaN-aware max) only vectorize when GCC may assume
+// floating-point compares do not trap; kun never enables FP exceptions. Set for the whole file
+// before any include so every inlined function sees the same options.
+#pragma GCC optimize("no-trapping-math")
 #include <array>
 #include <cmath>
 #include <sstream>

@@ -12,6 +12,10 @@
 //    threads take (outer output, column block) tasks.
 // Two-pass reductions (var, logsumexp) and prod's gradient move the reduced dims last
 // (a copy only when they are not already innermost) and work row by row.
+// Branch-free clamps and selects (exp_fast, NaN-aware max) only vectorize when GCC may assume
+// floating-point compares do not trap; kun never enables FP exceptions. Set for the whole file
+// before any include so every inlined function sees the same options.
+#pragma GCC optimize("no-trapping-math")
 #include <algorithm>
 #include <cmath>
 #include <numeric>
