@@ -189,8 +189,7 @@ Lse<T> lse_strided(const T* x, int64_t C, int64_t D) {
   T m = -std::numeric_limits<T>::infinity();
   T s = 0;
   if (D == 1) {
-    _Pragma("omp simd reduction(max : m)")
-    for (int64_t c = 0; c < C; ++c) m = std::max(m, x[c]);
+    m = cpu::max_contiguous(x, C);
     if (!std::isfinite(m)) return {m, 0};
     _Pragma("omp simd reduction(+ : s)")
     for (int64_t c = 0; c < C; ++c) s += cpu::exp_fast(x[c] - m);

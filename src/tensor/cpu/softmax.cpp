@@ -35,14 +35,6 @@ Layout layout_of(const Shape& s, int64_t dim, const char* op) {
   return l;
 }
 
-template <typename T>
-T row_max(const T* x, int64_t n) {
-  T m = -std::numeric_limits<T>::infinity();
-#pragma omp simd reduction(max : m)
-  for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i]);
-  return m;
-}
-
 template <typename T, bool log>
 void softmax_kernel(const T* x, T* y, const Layout& l) {
   const int64_t C = l.C, inner = l.inner;
@@ -51,7 +43,7 @@ void softmax_kernel(const T* x, T* y, const Layout& l) {
       for (int64_t r = b; r < e; ++r) {
         const T* xr = x + r * C;
         T* yr = y + r * C;
-        const T m = row_max(xr, C);
+        const T m = cpu::max_contiguous(xr, C);
         T s = 0;
         if constexpr (log) {
 #pragma omp simd reduction(+ : s)
