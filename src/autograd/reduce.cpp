@@ -17,7 +17,7 @@ Tensor keep(const Tensor& t, const Shape& in, const std::vector<int64_t>& dims) 
 Variable sum(const Variable& x, const std::vector<int64_t>& dims, bool keepdim) {
   return make_result(sum(x.data(), dims, keepdim), {x}, "sum", [dims](const Tensor& g, Node& n) {
     const Variable& in = n.inputs[0];
-    in.accumulate_grad(keep(g, in.shape(), dims).expand(in.shape()).contiguous());
+    in.accumulate_grad(keep(g, in.shape(), dims).expand(in.shape()));  // accumulate_grad copies views
   });
 }
 

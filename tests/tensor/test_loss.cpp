@@ -177,3 +177,32 @@ TEST(LossErrors, TargetsAndShapes) {
   KUN_EXPECT_ERROR(kl_div(x, zeros({2})), "kl_div", "(2,)");
   KUN_EXPECT_ERROR(cross_entropy(arange(4, DType::i64), zeros({}, DType::i64)), "cross_entropy", "int64");
 }
+
+// ---- the threaded path on a realistic size, against log_softmax, for 1 and 2 threads ----
+TEST(LossLarge, CrossEntropyMatchesLogSoftmaxForAnyThreadCount) {
+  Generator gen(21);
+  Tensor x = mul(randn({512, 1000}, DType::f32, &gen), 4.0);
+  Tensor t = randint(0, 1000, {512}, DType::i64, &gen);
+  auto lp = log_softmax(x, 1).to_vector<double>();
+  auto tv = t.to_vector<int64_t>();
+  double ref = 0;
+  for (int i = 0; i < 512; ++i) ref -= lp[i * 1000 + tv[i]];
+  ref /= 512;
+  set_num_threads(1);
+  Variable v1(x, true);
+  Variable l1 = cross_entropy(v1, t);
+  l1.backward();
+  set_num_threads(2);
+  Variable v2(x, true);
+  Variable l2 = cross_entropy(v2, t);
+  l2.backward();
+  set_num_threads(0);
+  EXPECT_NEAR(l1.item<double>(), ref, 1e-4 * std::abs(ref));
+  EXPECT_EQ(l1.item<double>(), l2.item<double>());  // fixed chunking
+  EXPECT_TRUE(close(v1.grad(), v2.grad(), 0, 0));
+  // d/dx = (softmax - onehot) / N
+  Tensor want = softmax(x, 1);
+  float* w = want.data<float>();
+  for (int i = 0; i < 512; ++i) w[i * 1000 + tv[i]] -= 1.0f;
+  EXPECT_TRUE(close(v1.grad(), mul(want, 1.0 / 512), 1e-4, 1e-8));
+}

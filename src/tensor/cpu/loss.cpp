@@ -2,6 +2,10 @@
 // one fused pass: per-element losses are either written out (Reduction::none) or summed in double
 // over fixed chunks (same result for any thread count). Cross-entropy computes each position's
 // log-sum-exp in place (max, then sum of exp) and never materializes log_softmax.
+// Branch-free clamps and selects (exp_fast, NaN-aware max) only vectorize when GCC may assume
+// floating-point compares do not trap; kun never enables FP exceptions. Set for the whole file
+// before any include so every inlined function sees the same options.
+#pragma GCC optimize("no-trapping-math")
 #include <array>
 #include <cmath>
 #include <sstream>
@@ -185,8 +189,7 @@ Lse<T> lse_strided(const T* x, int64_t C, int64_t D) {
   T m = -std::numeric_limits<T>::infinity();
   T s = 0;
   if (D == 1) {
-    _Pragma("omp simd reduction(max : m)")
-    for (int64_t c = 0; c < C; ++c) m = std::max(m, x[c]);
+    m = cpu::max_contiguous(x, C);
     if (!std::isfinite(m)) return {m, 0};
     _Pragma("omp simd reduction(+ : s)")
     for (int64_t c = 0; c < C; ++c) s += cpu::exp_fast(x[c] - m);

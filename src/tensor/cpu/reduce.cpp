@@ -8,10 +8,15 @@
 //    when there are too few outputs (a full sum), each output's span list is cut into chunks
 //    whose partials are merged in a fixed order (same result for any thread count).
 //  * innermost group kept (column-like, e.g. the bias gradient sum over dim 0 of (B, N)):
-//    a block of contiguous outputs is accumulated row by row, vectorized across the outputs;
-//    threads take (outer output, column block) tasks.
+//    a row of contiguous outputs is accumulated input row by input row, vectorized across the
+//    outputs; with few outer outputs the input rows are cut into fixed chunks whose partial rows
+//    are merged in order.
 // Two-pass reductions (var, logsumexp) and prod's gradient move the reduced dims last
 // (a copy only when they are not already innermost) and work row by row.
+// Branch-free clamps and selects (exp_fast, NaN-aware max) only vectorize when GCC may assume
+// floating-point compares do not trap; kun never enables FP exceptions. Set for the whole file
+// before any include so every inlined function sees the same options.
+#pragma GCC optimize("no-trapping-math")
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -186,7 +191,7 @@ typename Op::acc_t reduce_span(const Op& op, const T* x, int64_t n, typename Op:
     A lane[kLanes];
     for (int j = 0; j < kLanes; ++j) lane[j] = op.init();
     for (; i + kLanes <= n; i += kLanes) {
-    _Pragma("omp simd")
+#pragma omp simd
       for (int j = 0; j < kLanes; ++j) lane[j] = op.step(lane[j], x[i + j]);
     }
     for (int j = 0; j < kLanes; ++j) acc = op.merge(acc, lane[j]);
@@ -279,7 +284,7 @@ void reduce_engine(const Op& op, const Tensor& xc, const std::vector<int>& rd, T
       const int64_t r1 = std::min(R, (c + 1) * per);
       for (int64_t r = c * per; r < r1; ++r) {
         const T* row = px + base + red_off[r];
-        _Pragma("omp simd")
+#pragma omp simd
         for (int64_t q = 0; q < Q; ++q) acc[q] = op.step(acc[q], row[q]);
       }
       if (rc == 1) {
@@ -537,7 +542,7 @@ Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim
           continue;
         }
         T s = 0;
-    _Pragma("omp simd reduction(+ : s)")
+        _Pragma("omp simd reduction(+ : s)")
         for (int64_t k = 0; k < K; ++k) s += cpu::exp_fast(row[k] - mx);
         po[m] = mx + std::log(s);
       }

@@ -4,6 +4,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 namespace kun::cpu {
 
@@ -39,6 +40,25 @@ inline T max_nan(T a, T b) {  // NaN-propagating max
 template <typename T>
 inline T min_nan(T a, T b) {
   return (b < a || b != b) ? b : a;
+}
+
+// Largest of n contiguous values (-inf for n == 0), with independent lanes so it vectorizes.
+template <typename T>
+T max_contiguous(const T* x, int64_t n) {
+  constexpr int kLanes = 32 / sizeof(T) * 2;
+  T m = -std::numeric_limits<T>::infinity();
+  int64_t i = 0;
+  if (n >= kLanes) {
+    T lane[kLanes];
+    for (int j = 0; j < kLanes; ++j) lane[j] = m;
+    for (; i + kLanes <= n; i += kLanes) {
+#pragma omp simd
+      for (int j = 0; j < kLanes; ++j) lane[j] = x[i + j] > lane[j] ? x[i + j] : lane[j];
+    }
+    for (int j = 0; j < kLanes; ++j) m = lane[j] > m ? lane[j] : m;
+  }
+  for (; i < n; ++i) m = x[i] > m ? x[i] : m;
+  return m;
 }
 
 }  // namespace kun::cpu

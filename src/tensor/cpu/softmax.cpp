@@ -3,6 +3,10 @@
 // (outer, C, inner) with C the softmax dim. inner == 1 (last dim) works row by row on contiguous
 // memory; otherwise a block of up to kBlock inner positions is processed together so every
 // access stays contiguous along inner and vectorizes.
+// Branch-free clamps and selects (exp_fast, NaN-aware max) only vectorize when GCC may assume
+// floating-point compares do not trap; kun never enables FP exceptions. Set for the whole file
+// before any include so every inlined function sees the same options.
+#pragma GCC optimize("no-trapping-math")
 #include <algorithm>
 #include <cmath>
 
@@ -31,25 +35,17 @@ Layout layout_of(const Shape& s, int64_t dim, const char* op) {
   return l;
 }
 
-template <typename T>
-T row_max(const T* x, int64_t n) {
-  T m = -std::numeric_limits<T>::infinity();
-#pragma omp simd reduction(max : m)
-  for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i]);
-  return m;
-}
-
-template <typename T>
-void softmax_kernel(const T* x, T* y, const Layout& l, bool log) {
+template <typename T, bool log>
+void softmax_kernel(const T* x, T* y, const Layout& l) {
   const int64_t C = l.C, inner = l.inner;
   if (inner == 1) {
     parallel_for(l.outer, std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(C, 1)), [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
         const T* xr = x + r * C;
         T* yr = y + r * C;
-        const T m = row_max(xr, C);
+        const T m = cpu::max_contiguous(xr, C);
         T s = 0;
-        if (log) {
+        if constexpr (log) {
 #pragma omp simd reduction(+ : s)
           for (int64_t c = 0; c < C; ++c) s += cpu::exp_fast(xr[c] - m);
           // (x - m) - log(s), in that order: m + log(s) would round away log(s) when |m| is huge
@@ -57,12 +53,11 @@ void softmax_kernel(const T* x, T* y, const Layout& l, bool log) {
 #pragma omp simd
           for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - m) - ls;
         } else {
+          // map then sum in separate loops: each vectorizes cleanly (the row is still in L1)
+#pragma omp simd
+          for (int64_t c = 0; c < C; ++c) yr[c] = cpu::exp_fast(xr[c] - m);
 #pragma omp simd reduction(+ : s)
-          for (int64_t c = 0; c < C; ++c) {
-            T v = cpu::exp_fast(xr[c] - m);
-            yr[c] = v;
-            s += v;
-          }
+          for (int64_t c = 0; c < C; ++c) s += yr[c];
           const T inv = T(1) / s;
 #pragma omp simd
           for (int64_t c = 0; c < C; ++c) yr[c] *= inv;
@@ -91,11 +86,11 @@ void softmax_kernel(const T* x, T* y, const Layout& l, bool log) {
 #pragma omp simd
                      for (int64_t j = 0; j < nj; ++j) {
                        T v = cpu::exp_fast(xb[c * inner + j] - m[j]);
-                       if (!log) yb[c * inner + j] = v;
+                       if constexpr (!log) yb[c * inner + j] = v;
                        s[j] += v;
                      }
                    }
-                   if (log) {
+                   if constexpr (log) {
                      for (int64_t j = 0; j < nj; ++j) s[j] = std::log(s[j]);
                      for (int64_t c = 0; c < C; ++c) {
 #pragma omp simd
@@ -114,8 +109,8 @@ void softmax_kernel(const T* x, T* y, const Layout& l, bool log) {
 
 // softmax:     gx = y * (g - sum(g * y))
 // log_softmax: gx = g - exp(y) * sum(g)
-template <typename T>
-void softmax_backward_kernel(const T* g, const T* y, T* gx, const Layout& l, bool log) {
+template <typename T, bool log>
+void softmax_backward_kernel(const T* g, const T* y, T* gx, const Layout& l) {
   const int64_t C = l.C, inner = l.inner;
   if (inner == 1) {
     parallel_for(l.outer, std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(C, 1)), [&](int64_t b, int64_t e) {
@@ -124,7 +119,7 @@ void softmax_backward_kernel(const T* g, const T* y, T* gx, const Layout& l, boo
         const T* yr = y + r * C;
         T* dr = gx + r * C;
         T s = 0;
-        if (log) {
+        if constexpr (log) {
 #pragma omp simd reduction(+ : s)
           for (int64_t c = 0; c < C; ++c) s += gr[c];
 #pragma omp simd
@@ -151,13 +146,13 @@ void softmax_backward_kernel(const T* g, const T* y, T* gx, const Layout& l, boo
                      const T* gr = g + base + c * inner;
                      const T* yr = y + base + c * inner;
 #pragma omp simd
-                     for (int64_t j = 0; j < nj; ++j) s[j] += log ? gr[j] : gr[j] * yr[j];
+                     for (int64_t j = 0; j < nj; ++j) s[j] += log ? gr[j] : gr[j] * yr[j];  // log: compile-time
                    }
                    for (int64_t c = 0; c < C; ++c) {
                      const T* gr = g + base + c * inner;
                      const T* yr = y + base + c * inner;
                      T* dr = gx + base + c * inner;
-                     if (log) {
+                     if constexpr (log) {
 #pragma omp simd
                        for (int64_t j = 0; j < nj; ++j) dr[j] = gr[j] - cpu::exp_fast(yr[j]) * s[j];
                      } else {
@@ -174,7 +169,10 @@ Tensor softmax_impl(const Tensor& x, int64_t dim, bool log, const char* name) {
   Layout l = layout_of(x.shape(), dim, name);
   Tensor xc = x.contiguous();
   Tensor y = Tensor::empty(x.shape(), x.dtype());
-  KUN_DISPATCH_FLOAT(x.dtype(), name, [&] { softmax_kernel<scalar_t>(xc.data<scalar_t>(), y.data<scalar_t>(), l, log); });
+  KUN_DISPATCH_FLOAT(x.dtype(), name, [&] {
+    if (log) softmax_kernel<scalar_t, true>(xc.data<scalar_t>(), y.data<scalar_t>(), l);
+    else softmax_kernel<scalar_t, false>(xc.data<scalar_t>(), y.data<scalar_t>(), l);
+  });
   return y;
 }
 
@@ -187,7 +185,9 @@ Tensor softmax_backward_impl(const Tensor& g, const Tensor& y, int64_t dim, bool
   Tensor gc = g.contiguous(), yc = y.contiguous();
   Tensor gx = Tensor::empty(y.shape(), y.dtype());
   KUN_DISPATCH_FLOAT(y.dtype(), name, [&] {
-    softmax_backward_kernel<scalar_t>(gc.data<scalar_t>(), yc.data<scalar_t>(), gx.data<scalar_t>(), l, log);
+    using T = scalar_t;
+    if (log) softmax_backward_kernel<T, true>(gc.data<T>(), yc.data<T>(), gx.data<T>(), l);
+    else softmax_backward_kernel<T, false>(gc.data<T>(), yc.data<T>(), gx.data<T>(), l);
   });
   return gx;
 }
