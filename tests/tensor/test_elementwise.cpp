@@ -504,6 +504,21 @@ TEST(ElementwiseLarge, VectorPathMatchesFloat64PathAndThreadCount) {
   EXPECT_TRUE(close(maximum(a, b), maximum(a.to(DType::f64), b.to(DType::f64)).to(DType::f32), 0, 0));
 }
 
+TEST(ElementwiseLarge, StreamingStoresOnOutputsBeyondTheCache) {
+  // > 8 MB outputs take the non-temporal store path; start at a misaligned offset
+  Generator gen(5);
+  const int64_t n = (int64_t{5} << 20) + 13;
+  Tensor x = randn({n + 3}, DType::f32, &gen).narrow(0, 3, n);
+  Tensor xd = x.to(DType::f64);
+  EXPECT_TRUE(close(kun::exp(x), kun::exp(xd).to(DType::f32), 2e-6, 0));
+  EXPECT_TRUE(close(relu(x), relu(xd).to(DType::f32), 0, 0));
+  EXPECT_TRUE(close(add(x, x), add(xd, xd).to(DType::f32), 0, 0));
+  EXPECT_TRUE(close(mul(x, 3.0), mul(xd, 3.0).to(DType::f32), 0, 0));  // broadcast scalar operand
+  Tensor acc = x.clone();
+  add_(acc, x, 2.0);
+  EXPECT_TRUE(close(acc, mul(xd, 3.0).to(DType::f32), 1e-6, 0));
+}
+
 TEST(ElementwiseLarge, AllFinite) {
   Tensor x = zeros({200001});
   EXPECT_TRUE(kun::all_finite(x));
