@@ -188,7 +188,8 @@ struct Softplus {
   }
   KUN_SIMD(V operator()(V x) const {
     V y = _mm256_mul_ps(vx::set(static_cast<float>(beta)), x);
-    V r = _mm256_div_ps(vx::softplus_core(y), vx::set(static_cast<float>(beta)));
+    V r = vx::softplus_core(y);
+    if (beta != 1.0) r = _mm256_mul_ps(r, vx::set(static_cast<float>(1.0 / beta)));
     return vx::blend(r, x, _mm256_cmp_ps(y, vx::set(static_cast<float>(threshold)), _CMP_GT_OQ));
   })
 };

@@ -87,6 +87,18 @@ inline V expm1(V x) {
 // Natural log. x = 2^e m with m in [sqrt(1/2), sqrt(2)); f = m - 1 is exact; with s = f / (2 + f),
 // log(1 + f) = f - (f^2/2 - s (f^2/2 + R(s^2))) where R is the atanh series (truncation 2e-9).
 // Subnormal inputs are scaled by 2^23 first. log(0) = -inf, log(inf) = inf, log(x < 0) = NaN.
+// log(m) + ef ln2 for m in [sqrt(1/2), sqrt(2)] (the reduced form shared by log and log1p_unit).
+inline V log_reduced(V m, V ef) {
+  V f = _mm256_sub_ps(m, set(1.0f));
+  V s = _mm256_div_ps(f, _mm256_add_ps(f, set(2.0f)));
+  V z = _mm256_mul_ps(s, s);
+  static constexpr float R[] = {2.0f / 3, 2.0f / 5, 2.0f / 7, 2.0f / 9};
+  V rz = _mm256_mul_ps(z, poly(z, R));
+  V hfsq = _mm256_mul_ps(_mm256_mul_ps(f, f), set(0.5f));
+  V logm = _mm256_sub_ps(f, _mm256_fnmadd_ps(s, _mm256_add_ps(hfsq, rz), hfsq));
+  return _mm256_fmadd_ps(ef, set(kLn2Hi), _mm256_fmadd_ps(ef, set(kLn2Lo), logm));
+}
+
 inline V log(V x) {
   V sub = _mm256_cmp_ps(x, set(1.17549435e-38f), _CMP_LT_OQ);  // subnormal (or <= 0: fixed below)
   V xs = blend(x, _mm256_mul_ps(x, set(8388608.0f)), sub);
@@ -98,17 +110,25 @@ inline V log(V x) {
   m = blend(m, _mm256_mul_ps(m, set(0.5f)), big);
   e = _mm256_sub_epi32(e, _mm256_castps_si256(big));  // mask is -1 where m was halved
   V ef = _mm256_sub_ps(_mm256_cvtepi32_ps(e), _mm256_and_ps(sub, set(23.0f)));
-  V f = _mm256_sub_ps(m, set(1.0f));
-  V s = _mm256_div_ps(f, _mm256_add_ps(f, set(2.0f)));
-  V z = _mm256_mul_ps(s, s);
-  static constexpr float R[] = {2.0f / 3, 2.0f / 5, 2.0f / 7, 2.0f / 9};
-  V rz = _mm256_mul_ps(z, poly(z, R));
-  V hfsq = _mm256_mul_ps(_mm256_mul_ps(f, f), set(0.5f));
-  V logm = _mm256_sub_ps(f, _mm256_fnmadd_ps(s, _mm256_add_ps(hfsq, rz), hfsq));
-  V res = _mm256_fmadd_ps(ef, set(kLn2Hi), _mm256_fmadd_ps(ef, set(kLn2Lo), logm));
+  V res = log_reduced(m, ef);
   res = blend(res, set(-__builtin_inff()), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_EQ_OQ));
   res = blend(res, set(__builtin_inff()), _mm256_cmp_ps(x, set(__builtin_inff()), _CMP_EQ_OQ));
   return blend(res, set(__builtin_nanf("")), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_NGE_UQ));
+}
+
+// log(1 + e) for e in [0, 1] (softplus): u = 1 + e is in [1, 2], so no special cases; c = e - (u - 1)
+// is u's exact rounding error and log1p(e) = log(u) + c / u, with 1/u from rcp + one Newton step
+// (ample for a correction below half an ulp of 1, exact enough when u = 1 and c = e). One division
+// fewer than the general log1p. NaN passes through c.
+inline V log1p_unit(V e) {
+  V u = _mm256_add_ps(e, set(1.0f));
+  V c = _mm256_sub_ps(e, _mm256_sub_ps(u, set(1.0f)));
+  V big = _mm256_cmp_ps(u, set(1.41421356f), _CMP_GT_OQ);
+  V m = blend(u, _mm256_mul_ps(u, set(0.5f)), big);
+  V lg = log_reduced(m, _mm256_and_ps(big, set(1.0f)));
+  V r = _mm256_rcp_ps(u);
+  r = _mm256_mul_ps(r, _mm256_fnmadd_ps(u, r, set(2.0f)));
+  return _mm256_fmadd_ps(c, r, lg);
 }
 
 // log(1 + x): with u = 1 + x rounded, log(u) * x / (u - 1) cancels the rounding of u.
@@ -247,7 +267,7 @@ inline V silu_grad(V x) {
 inline V softplus_core(V y) {
   V m = _mm256_max_ps(_mm256_setzero_ps(), y);  // NaN passes (second operand)
   V e = exp(_mm256_sub_ps(_mm256_setzero_ps(), abs(y)));
-  return _mm256_add_ps(m, log1p(e));
+  return _mm256_add_ps(m, log1p_unit(e));
 }
 
 }  // namespace vec
