@@ -7,6 +7,7 @@
 
 #include "kun/tensor/ops_elementwise.h"
 #include "loops.h"
+#include "vec_math.h"
 
 namespace kun {
 
@@ -41,6 +42,10 @@ Tensor binary_arith(const Tensor& a, const Tensor& b, const char* op, const F& f
   KUN_CHECK(dt != DType::bool_, TypeError, op, ": arithmetic on bool tensors is not supported; convert first");
   Broadcast2 x = broadcast2(a, b, dt, op);
   Tensor out = Tensor::empty(x.shape, dt);
+  if (dt == DType::f32) {  // f also works on 8-lane vectors (GCC vector operators)
+    cpu::map2_f32(out, x.a, x.b, f);
+    return out;
+  }
   KUN_DISPATCH_ALL(dt, op, [&] {
     if constexpr (!std::is_same_v<scalar_t, bool>)
       cpu::binary_loop<scalar_t, scalar_t, scalar_t>(out, x.a, x.b, [&](scalar_t u, scalar_t v) {
@@ -293,6 +298,12 @@ Tensor operand_for_inplace(const Tensor& a, const Tensor& b, const char* op) {
 
 Tensor& add_(Tensor& a, const Tensor& b, double alpha) {
   Tensor y = operand_for_inplace(a, b, "add_");
+  if (a.dtype() == DType::f32) {  // optimizer updates on large parameters: vector path
+    float al = static_cast<float>(alpha);
+    if (alpha == 1.0) cpu::map2_f32(a, a, y, [](auto x, auto z) { return x + z; });
+    else cpu::map2_f32(a, a, y, [al](auto x, auto z) { return x + al * z; });
+    return a;
+  }
   KUN_DISPATCH_FLOAT(a.dtype(), "add_", [&] {
     using T = scalar_t;
     T al = static_cast<T>(alpha);

@@ -36,6 +36,10 @@ constexpr bool kHasVec2 =
     false;
 #endif
 
+// Scalar element types; constraining generic lambdas with it keeps "has a vector body" detectable.
+template <typename T>
+concept Scalar = std::is_arithmetic_v<T>;
+
 void check_defined(const Tensor& x, const char* op) {
   KUN_CHECK(x.defined(), ValueError, op, ": the input tensor is undefined");
 }
@@ -66,6 +70,12 @@ Tensor same_dtype_unary(const Tensor& x, const char* op, const F& f) {
   check_defined(x, op);
   KUN_CHECK(x.dtype() != DType::bool_, TypeError, op, ": not supported for bool tensors; convert with .to(DType::f32)");
   Tensor out = Tensor::empty(x.shape(), x.dtype());
+  if constexpr (kHasVec<F>) {
+    if (x.dtype() == DType::f32) {
+      cpu::map_f32(out, x, f);
+      return out;
+    }
+  }
   KUN_DISPATCH_ALL(x.dtype(), op, [&] {
     if constexpr (!std::is_same_v<scalar_t, bool>)
       cpu::unary_loop<scalar_t, scalar_t>(out, x, [&](scalar_t v) { return static_cast<scalar_t>(f(v)); });
@@ -178,7 +188,8 @@ struct Softplus {
   }
   KUN_SIMD(V operator()(V x) const {
     V y = _mm256_mul_ps(vx::set(static_cast<float>(beta)), x);
-    V r = _mm256_div_ps(vx::softplus_core(y), vx::set(static_cast<float>(beta)));
+    V r = vx::softplus_core(y);
+    if (beta != 1.0) r = _mm256_mul_ps(r, vx::set(static_cast<float>(1.0 / beta)));
     return vx::blend(r, x, _mm256_cmp_ps(y, vx::set(static_cast<float>(threshold)), _CMP_GT_OQ));
   })
 };
@@ -191,6 +202,7 @@ struct PowScalar {
 
 struct ReluGrad {
   template <std::floating_point T> T operator()(T g, T x) const { return x > T(0) ? g : T(0); }
+  KUN_SIMD(V operator()(V g, V x) const { return _mm256_and_ps(g, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ)); })
 };
 struct LeakyReluGrad {
   double slope;
@@ -279,30 +291,36 @@ bool is_integral_value(double v) { return std::isfinite(v) && v == std::floor(v)
 // ---------------------------------------------------------------- forward
 
 Tensor neg(const Tensor& a) {
-  return same_dtype_unary(a, "neg", [](auto v) { return -v; });
+  return same_dtype_unary(a, "neg", [](Scalar auto v) { return -v; });
 }
 Tensor abs(const Tensor& x) {
-  return same_dtype_unary(x, "abs", [](auto v) {
+  return same_dtype_unary(x, "abs", [](Scalar auto v) {
     using T = decltype(v);
     if constexpr (std::is_unsigned_v<T>) return v;
     else return v < T(0) ? T(-v) : v;
   });
 }
 Tensor square(const Tensor& x) {
-  return same_dtype_unary(x, "square", [](auto v) { return v * v; });
+  return same_dtype_unary(x, "square", [](Scalar auto v) { return v * v; });
 }
 Tensor sign(const Tensor& x) {
-  return same_dtype_unary(x, "sign", [](auto v) {
+  return same_dtype_unary(x, "sign", [](Scalar auto v) {
     using T = decltype(v);
     return static_cast<T>((v > T(0)) - (v < T(0)));
   });
 }
-Tensor relu(const Tensor& x) {
-  return same_dtype_unary(x, "relu", [](auto v) {
-    using T = decltype(v);
+namespace {
+struct Relu {
+  template <typename T>
+    requires std::is_arithmetic_v<T>
+  T operator()(T v) const {
     return v < T(0) ? T(0) : v;  // NaN stays NaN
-  });
-}
+  }
+  KUN_SIMD(V operator()(V x) const { return _mm256_max_ps(_mm256_setzero_ps(), x); })  // NaN: 2nd operand
+};
+}  // namespace
+
+Tensor relu(const Tensor& x) { return same_dtype_unary(x, "relu", Relu{}); }
 
 namespace {
 // out = clamp(x, lo, hi) for out, x of one dtype (out may be x). Integer tensors round the bounds

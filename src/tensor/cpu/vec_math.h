@@ -12,6 +12,8 @@
 // Without AVX2 + FMA (a build with KUN_MARCH empty, or another architecture) KUN_VEC_AVX2 is 0
 // and the callers fall back to the scalar reference path (float64 std:: functions, rounded).
 #pragma once
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdint>
 
@@ -85,6 +87,18 @@ inline V expm1(V x) {
 // Natural log. x = 2^e m with m in [sqrt(1/2), sqrt(2)); f = m - 1 is exact; with s = f / (2 + f),
 // log(1 + f) = f - (f^2/2 - s (f^2/2 + R(s^2))) where R is the atanh series (truncation 2e-9).
 // Subnormal inputs are scaled by 2^23 first. log(0) = -inf, log(inf) = inf, log(x < 0) = NaN.
+// log(m) + ef ln2 for m in [sqrt(1/2), sqrt(2)] (the reduced form shared by log and log1p_unit).
+inline V log_reduced(V m, V ef) {
+  V f = _mm256_sub_ps(m, set(1.0f));
+  V s = _mm256_div_ps(f, _mm256_add_ps(f, set(2.0f)));
+  V z = _mm256_mul_ps(s, s);
+  static constexpr float R[] = {2.0f / 3, 2.0f / 5, 2.0f / 7, 2.0f / 9};
+  V rz = _mm256_mul_ps(z, poly(z, R));
+  V hfsq = _mm256_mul_ps(_mm256_mul_ps(f, f), set(0.5f));
+  V logm = _mm256_sub_ps(f, _mm256_fnmadd_ps(s, _mm256_add_ps(hfsq, rz), hfsq));
+  return _mm256_fmadd_ps(ef, set(kLn2Hi), _mm256_fmadd_ps(ef, set(kLn2Lo), logm));
+}
+
 inline V log(V x) {
   V sub = _mm256_cmp_ps(x, set(1.17549435e-38f), _CMP_LT_OQ);  // subnormal (or <= 0: fixed below)
   V xs = blend(x, _mm256_mul_ps(x, set(8388608.0f)), sub);
@@ -96,17 +110,25 @@ inline V log(V x) {
   m = blend(m, _mm256_mul_ps(m, set(0.5f)), big);
   e = _mm256_sub_epi32(e, _mm256_castps_si256(big));  // mask is -1 where m was halved
   V ef = _mm256_sub_ps(_mm256_cvtepi32_ps(e), _mm256_and_ps(sub, set(23.0f)));
-  V f = _mm256_sub_ps(m, set(1.0f));
-  V s = _mm256_div_ps(f, _mm256_add_ps(f, set(2.0f)));
-  V z = _mm256_mul_ps(s, s);
-  static constexpr float R[] = {2.0f / 3, 2.0f / 5, 2.0f / 7, 2.0f / 9};
-  V rz = _mm256_mul_ps(z, poly(z, R));
-  V hfsq = _mm256_mul_ps(_mm256_mul_ps(f, f), set(0.5f));
-  V logm = _mm256_sub_ps(f, _mm256_fnmadd_ps(s, _mm256_add_ps(hfsq, rz), hfsq));
-  V res = _mm256_fmadd_ps(ef, set(kLn2Hi), _mm256_fmadd_ps(ef, set(kLn2Lo), logm));
+  V res = log_reduced(m, ef);
   res = blend(res, set(-__builtin_inff()), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_EQ_OQ));
   res = blend(res, set(__builtin_inff()), _mm256_cmp_ps(x, set(__builtin_inff()), _CMP_EQ_OQ));
   return blend(res, set(__builtin_nanf("")), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_NGE_UQ));
+}
+
+// log(1 + e) for e in [0, 1] (softplus): u = 1 + e is in [1, 2], so no special cases; c = e - (u - 1)
+// is u's exact rounding error and log1p(e) = log(u) + c / u, with 1/u from rcp + one Newton step
+// (ample for a correction below half an ulp of 1, exact enough when u = 1 and c = e). One division
+// fewer than the general log1p. NaN passes through c.
+inline V log1p_unit(V e) {
+  V u = _mm256_add_ps(e, set(1.0f));
+  V c = _mm256_sub_ps(e, _mm256_sub_ps(u, set(1.0f)));
+  V big = _mm256_cmp_ps(u, set(1.41421356f), _CMP_GT_OQ);
+  V m = blend(u, _mm256_mul_ps(u, set(0.5f)), big);
+  V lg = log_reduced(m, _mm256_and_ps(big, set(1.0f)));
+  V r = _mm256_rcp_ps(u);
+  r = _mm256_mul_ps(r, _mm256_fnmadd_ps(u, r, set(2.0f)));
+  return _mm256_fmadd_ps(c, r, lg);
 }
 
 // log(1 + x): with u = 1 + x rounded, log(u) * x / (u - 1) cancels the rounding of u.
@@ -245,7 +267,7 @@ inline V silu_grad(V x) {
 inline V softplus_core(V y) {
   V m = _mm256_max_ps(_mm256_setzero_ps(), y);  // NaN passes (second operand)
   V e = exp(_mm256_sub_ps(_mm256_setzero_ps(), abs(y)));
-  return _mm256_add_ps(m, log1p(e));
+  return _mm256_add_ps(m, log1p_unit(e));
 }
 
 }  // namespace vec
@@ -265,6 +287,73 @@ inline __m256i tail_mask(int64_t n) {
 #define KUN_SIMD(...)
 #endif
 
+// Outputs at least this large are written with non-temporal (streaming) stores: they cannot stay
+// in the cache for the next op anyway, and streaming skips the read-for-ownership of every output
+// line, a third of the memory traffic of a unary op. Half the last-level cache, at least 8 MB.
+inline int64_t stream_threshold_bytes() {
+  static const int64_t bytes = [] {
+    long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    return std::max<int64_t>(int64_t{8} << 20, l3 > 0 ? l3 / 2 : int64_t{16} << 20);
+  }();
+  return bytes;
+}
+
+#if KUN_VEC_AVX2
+// Contiguous run: o[i] = f(x0[i]) or f(x0[i], x1[i]) where an input is contiguous or, if its B flag
+// is set, a broadcast scalar. Tails use masked loads/stores; with `stream` (long runs only), the
+// output is first aligned to 32 bytes by a masked head, then written with streaming stores.
+template <int N, bool B0, bool B1, typename F>
+void vec_run(float* o, const float* x0, const float* x1, int64_t n, bool stream, const F& f) {
+  auto ld = [](const float* x, bool bc, int64_t i) { return bc ? _mm256_set1_ps(*x) : _mm256_loadu_ps(x + i); };
+  auto ldm = [](const float* x, bool bc, int64_t i, __m256i m) {
+    return bc ? _mm256_set1_ps(*x) : _mm256_maskload_ps(x + i, m);
+  };
+  auto at = [&](int64_t i) {
+    if constexpr (N == 1) return f(ld(x0, B0, i));
+    else return f(ld(x0, B0, i), ld(x1, B1, i));
+  };
+  auto at_masked = [&](int64_t i, __m256i m) {
+    if constexpr (N == 1) return f(ldm(x0, B0, i, m));
+    else return f(ldm(x0, B0, i, m), ldm(x1, B1, i, m));
+  };
+  int64_t i = 0;
+  stream = stream && n >= 4096;
+  if (stream) {
+    int64_t head = std::min<int64_t>(n, ((32 - (reinterpret_cast<uintptr_t>(o) & 31)) & 31) / 4);
+    if (head > 0) {
+      __m256i m = tail_mask(head);
+      _mm256_maskstore_ps(o, m, at_masked(0, m));
+      i = head;
+    }
+    for (; i + 8 <= n; i += 8) _mm256_stream_ps(o + i, at(i));
+  } else {
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(o + i, at(i));
+  }
+  if (i < n) {
+    __m256i m = tail_mask(n - i);
+    _mm256_maskstore_ps(o + i, m, at_masked(i, m));
+  }
+  if (stream) _mm_sfence();  // streaming stores are weakly ordered: publish before the join
+}
+
+// Strided run: gathers 8 elements of each input at a time into aligned buffers.
+template <int N, typename F>
+void vec_run_strided(char* const* p, const int64_t* s, int64_t n, const F& f) {
+  alignas(32) float buf[N][8];
+  for (int64_t i = 0; i < n; i += 8) {
+    int64_t k = std::min<int64_t>(8, n - i);
+    for (int q = 0; q < N; ++q)
+      for (int64_t j = 0; j < 8; ++j)
+        buf[q][j] = j < k ? *reinterpret_cast<const float*>(p[q + 1] + (i + j) * s[q + 1]) : 0.0f;
+    __m256 r;
+    if constexpr (N == 1) r = f(_mm256_load_ps(buf[0]));
+    else r = f(_mm256_load_ps(buf[0]), _mm256_load_ps(buf[1]));
+    _mm256_store_ps(buf[0], r);
+    for (int64_t j = 0; j < k; ++j) *reinterpret_cast<float*>(p[0] + (i + j) * s[0]) = buf[0][j];
+  }
+}
+#endif
+
 // out = f(a) over float32 tensors of one shape (any strides). f is callable on float and, with
 // AVX2, on vec::V (8 lanes); the vector overload is used for every element: contiguous runs
 // load/store directly, strided runs gather 8 at a time, tails use masked loads, so results do
@@ -272,25 +361,17 @@ inline __m256i tail_mask(int64_t n) {
 template <typename F>
 void map_f32(const Tensor& out, const Tensor& a, const F& f) {
 #if KUN_VEC_AVX2
+  const bool stream = out.numel() * 4 >= stream_threshold_bytes();
   auto it = make_iter<2>({&out, &a});
   run<2>(it, [&](char* const* p, const int64_t* s, int64_t n) {
     float* o = reinterpret_cast<float*>(p[0]);
     const float* x = reinterpret_cast<const float*>(p[1]);
     if (s[0] == 4 && s[1] == 4) {
-      int64_t i = 0;
-      for (; i + 8 <= n; i += 8) _mm256_storeu_ps(o + i, f(_mm256_loadu_ps(x + i)));
-      if (i < n) {
-        __m256i m = tail_mask(n - i);
-        _mm256_maskstore_ps(o + i, m, f(_mm256_maskload_ps(x + i, m)));
-      }
-      return;
-    }
-    alignas(32) float buf[8];
-    for (int64_t i = 0; i < n; i += 8) {
-      int64_t k = std::min<int64_t>(8, n - i);
-      for (int64_t j = 0; j < 8; ++j) buf[j] = j < k ? *reinterpret_cast<const float*>(p[1] + (i + j) * s[1]) : 0.0f;
-      _mm256_store_ps(buf, f(_mm256_load_ps(buf)));
-      for (int64_t j = 0; j < k; ++j) *reinterpret_cast<float*>(p[0] + (i + j) * s[0]) = buf[j];
+      vec_run<1, false, false>(o, x, nullptr, n, stream, f);
+    } else if (s[0] == 4 && s[1] == 0) {
+      vec_run<1, true, false>(o, x, nullptr, n, stream, f);
+    } else {
+      vec_run_strided<1>(p, s, n, f);
     }
   });
 #else
@@ -298,33 +379,25 @@ void map_f32(const Tensor& out, const Tensor& a, const F& f) {
 #endif
 }
 
-// out = f(a, b) over float32 tensors of one shape; see map_f32.
+// out = f(a, b) over float32 tensors of one shape; see map_f32. Broadcast (stride 0) operands of
+// a contiguous run are splatted, not gathered.
 template <typename F>
 void map2_f32(const Tensor& out, const Tensor& a, const Tensor& b, const F& f) {
 #if KUN_VEC_AVX2
+  const bool stream = out.numel() * 4 >= stream_threshold_bytes();
   auto it = make_iter<3>({&out, &a, &b});
   run<3>(it, [&](char* const* p, const int64_t* s, int64_t n) {
     float* o = reinterpret_cast<float*>(p[0]);
     const float* x = reinterpret_cast<const float*>(p[1]);
     const float* y = reinterpret_cast<const float*>(p[2]);
     if (s[0] == 4 && s[1] == 4 && s[2] == 4) {
-      int64_t i = 0;
-      for (; i + 8 <= n; i += 8) _mm256_storeu_ps(o + i, f(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-      if (i < n) {
-        __m256i m = tail_mask(n - i);
-        _mm256_maskstore_ps(o + i, m, f(_mm256_maskload_ps(x + i, m), _mm256_maskload_ps(y + i, m)));
-      }
-      return;
-    }
-    alignas(32) float bx[8], by[8];
-    for (int64_t i = 0; i < n; i += 8) {
-      int64_t k = std::min<int64_t>(8, n - i);
-      for (int64_t j = 0; j < 8; ++j) {
-        bx[j] = j < k ? *reinterpret_cast<const float*>(p[1] + (i + j) * s[1]) : 0.0f;
-        by[j] = j < k ? *reinterpret_cast<const float*>(p[2] + (i + j) * s[2]) : 0.0f;
-      }
-      _mm256_store_ps(bx, f(_mm256_load_ps(bx), _mm256_load_ps(by)));
-      for (int64_t j = 0; j < k; ++j) *reinterpret_cast<float*>(p[0] + (i + j) * s[0]) = bx[j];
+      vec_run<2, false, false>(o, x, y, n, stream, f);
+    } else if (s[0] == 4 && s[1] == 4 && s[2] == 0) {
+      vec_run<2, false, true>(o, x, y, n, stream, f);
+    } else if (s[0] == 4 && s[1] == 0 && s[2] == 4) {
+      vec_run<2, true, false>(o, x, y, n, stream, f);
+    } else {
+      vec_run_strided<2>(p, s, n, f);
     }
   });
 #else
