@@ -242,6 +242,12 @@ TEST(Conv, ExtremeInputsStayFinite) {
 
 TEST(Conv, Errors) {
   Tensor w = zeros({32, 3, 3, 3});
+  // wrong rank, channel mismatch and a kernel larger than the padded input are ShapeErrors
+  EXPECT_THROW(conv2d(zeros({32, 28, 28}), w), ShapeError);
+  EXPECT_THROW(conv2d(zeros({2, 4, 28, 28}), w), ShapeError);
+  EXPECT_THROW(conv2d(zeros({2, 3, 2, 2}), w), ShapeError);
+  EXPECT_THROW(max_pool2d(zeros({2, 3, 2, 2}), {.kernel = 3}), ShapeError);
+  EXPECT_THROW(conv2d(zeros({2, 3, 8, 8}), w.to(DType::f64)), TypeError);
   KUN_EXPECT_ERROR(conv2d(zeros({32, 28, 28}), w), "conv2d: input must be (N, C, H, W) with C=3, got (32, 28, 28)");
   KUN_EXPECT_ERROR(conv2d(zeros({2, 4, 28, 28}), w), "conv2d", "C=3", "(2, 4, 28, 28)");
   KUN_EXPECT_ERROR(conv2d(zeros({2, 3, 2, 8}), w), "conv2d", "kernel", "larger than the padded input", "height");

@@ -122,6 +122,9 @@ TEST(Linalg, EmptyAndExtreme) {
 }
 
 TEST(Linalg, Errors) {
+  EXPECT_THROW(matmul(zeros({3, 4}), zeros({5, 2})), ShapeError);
+  EXPECT_THROW(linear(zeros({5, 7}), zeros({3, 6})), ShapeError);
+  EXPECT_THROW(matmul(zeros({3}), zeros({3}, DType::f64)), TypeError);
   KUN_EXPECT_ERROR(matmul(zeros({3, 4}), zeros({5, 2})), "matmul", "(3, 4)", "(5, 2)", "K=4");
   KUN_EXPECT_ERROR(matmul(zeros({3, 4}), zeros({4, 2}, DType::f64)), "matmul", "float32", "float64");
   KUN_EXPECT_ERROR(matmul(zeros({2, 3, 4}), zeros({3, 4, 2})), "matmul", "broadcast");
