@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 #include <toml++/toml.h>
 
 #include "kun/apps/recsys/algorithms.h"
@@ -42,13 +43,13 @@ Dataset load_dataset(const std::string& path, const ReadOptions& ro) {
 }
 
 std::string toml_value_string(const toml::node& n) {
-  if (auto v = n.value<std::string>()) return *v;
-  if (auto v = n.value<bool>()) return *v ? "true" : "false";
-  if (auto v = n.value<int64_t>()) return std::to_string(*v);
-  if (auto v = n.value<double>()) {
+  if (auto v = n.as_string()) return v->get();
+  if (auto v = n.as_boolean()) return v->get() ? "true" : "false";
+  if (auto v = n.as_integer()) return std::to_string(v->get());
+  if (auto v = n.as_floating_point()) {
     std::ostringstream os;
     os.precision(17);
-    os << *v;
+    os << v->get();
     return os.str();
   }
   KUN_CHECK(false, ValueError, "recsys config: parameter values must be strings, numbers or booleans");
