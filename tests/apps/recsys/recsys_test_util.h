@@ -3,12 +3,21 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <unistd.h>
 
 #include "kun/apps/recsys/data.h"
 
 namespace kun::recsys::testing {
+
+// Joins the parts (GCC 12 warns falsely about `"literal" + std::string + ...` chains: -Wrestrict).
+template <typename... T>
+std::string cat(const T&... parts) {
+  std::ostringstream os;
+  (os << ... << parts);
+  return os.str();
+}
 
 inline std::string temp_path(const std::string& name) {
   auto dir = std::filesystem::temp_directory_path() / ("kun_recsys_test_" + std::to_string(::getpid()));

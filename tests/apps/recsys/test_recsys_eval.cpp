@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <sstream>
 
 #include "golden_util.h"
 #include "kun/apps/recsys/algorithms.h"
@@ -80,11 +81,11 @@ Dataset small_dataset() {
   for (int u = 0; u < 25; ++u)
     for (int i = 0; i < 15; ++i)
       if ((u * 5 + i * 7) % 3 != 0)
-        ds.ratings.push(ds.users.add("u" + std::to_string(u)), ds.items.add("m" + std::to_string(i)),
+        ds.ratings.push(ds.users.add(cat("u", u)), ds.items.add(cat("m", i)),
                         float(1 + (u * i + u) % 5), 0);
   ds.meta.genre_names = {"a", "b"};
   for (int i = 0; i < 15; ++i) {
-    ds.meta.title.push_back("Movie " + std::to_string(i % 4) + " (199" + std::to_string(i % 10) + ")");
+    ds.meta.title.push_back(cat("Movie ", i % 4, " (199", i % 10, ")"));
     ds.meta.genres.push_back({i % 2});
   }
   return ds;
@@ -167,12 +168,12 @@ TEST(RecsysCli, TrainRecommendSimilarEval) {
   std::string csv = "user,item,rating,timestamp\n";
   for (int u = 0; u < 20; ++u)
     for (int i = 0; i < 12; ++i)
-      if ((u + 2 * i) % 3 != 0) csv += std::to_string(u) + "," + std::to_string(100 + i) + "," + std::to_string(1 + (u + i) % 5) + "," + std::to_string(u * 100 + i) + "\n";
+      if ((u + 2 * i) % 3 != 0) csv += cat(u, ",", 100 + i, ",", 1 + (u + i) % 5, ",", u * 100 + i, "\n");
   const std::string data = write_file("cli.csv", csv);
   const std::string model = temp_path("cli.kunrec");
-  const std::string cfg = write_file("cli.toml", "[data]\npath = \"" + data +
+  const std::string cfg = write_file("cli.toml", cat("[data]\npath = \"", data,
                                                      "\"\n[model]\nalgorithm = \"svd\"\n[model.params]\nn_factors = 8\n"
-                                                     "n_epochs = 10\n[output]\nmodel = \"" + model + "\"\n");
+                                                     "n_epochs = 10\n[output]\nmodel = \"", model, "\"\n"));
   std::string out, err;
   ASSERT_EQ(run_cli({"train", cfg}, &out, &err), 0) << err;
   EXPECT_NE(out.find("trained svd"), std::string::npos);
@@ -201,8 +202,8 @@ TEST(RecsysCli, ErrorsAreOneLineAndNonZero) {
   const std::string bad = write_file("bad.toml", "[model\nalgorithm = 3\n");
   EXPECT_EQ(run_cli({"train", bad}, &out, &err), 1);
   EXPECT_NE(err.find("bad.toml"), std::string::npos) << err;
-  const std::string typo = write_file("typo.toml", "[data]\npath = \"" + write_file("t.csv", "1,1,5\n2,1,3\n") +
-                                                       "\"\n[model]\nalgorithm = \"svd\"\n[model.params]\nfactors = 3\n");
+  const std::string typo = write_file("typo.toml", cat("[data]\npath = \"", write_file("t.csv", "1,1,5\n2,1,3\n"),
+                                                       "\"\n[model]\nalgorithm = \"svd\"\n[model.params]\nfactors = 3\n"));
   EXPECT_EQ(run_cli({"train", typo}, &out, &err), 1);
   EXPECT_NE(err.find("no parameter 'factors'"), std::string::npos) << err;
   EXPECT_NE(run_cli({}, &out, &err), 0);  // a verb is required
@@ -212,8 +213,8 @@ TEST(RecsysCli, ErrorsAreOneLineAndNonZero) {
 TEST(RecsysCli, MovieLensRecommendShowsTitles) {
   if (!have_movielens()) GTEST_SKIP() << "MovieLens 100K not found at " << movielens_dir();
   const std::string model = temp_path("ml.kunrec");
-  const std::string cfg = write_file("ml.toml", "[data]\npath = \"" + movielens_dir() +
-                                                    "\"\n[model]\nalgorithm = \"baseline\"\n[output]\nmodel = \"" + model + "\"\n");
+  const std::string cfg = write_file("ml.toml", cat("[data]\npath = \"", movielens_dir(),
+                                                    "\"\n[model]\nalgorithm = \"baseline\"\n[output]\nmodel = \"", model, "\"\n"));
   std::string out, err;
   ASSERT_EQ(run_cli({"train", cfg}, &out, &err), 0) << err;
   ASSERT_EQ(run_cli({"similar", "--model", model, "--item", "1", "-n", "3"}, &out, &err), 0) << err;
