@@ -119,7 +119,9 @@ int cli_main(int argc, char** argv) {
   app.require_subcommand(1);
   std::string data = default_data_path();
   int threads = 0;
-  app.add_option("--data", data, "MovieLens folder or ratings file (env KUN_MOVIELENS)");
+  auto* data_opt = app.add_option("--data", data,
+                                  "MovieLens folder or ratings file; overrides a config's [data] path "
+                                  "(default: KUN_MOVIELENS, else ../shared/data/movielens-100k/ml-100k)");
   app.add_option("--threads", threads, "worker threads (0: all cores)");
 
   std::string config, model_out;
@@ -162,7 +164,7 @@ int cli_main(int argc, char** argv) {
     if (threads > 0) set_num_threads(threads);
     if (train->parsed()) {
       const toml::table cfg = parse_config(config);
-      const std::string path = cfg["data"]["path"].value_or(data);
+      const std::string path = data_opt->count() ? data : cfg["data"]["path"].value_or(data);
       const ReadOptions ro = read_options(cfg);
       Dataset ds = load_dataset(path, ro);
       ModelBundle b;
@@ -188,7 +190,7 @@ int cli_main(int argc, char** argv) {
       std::string path = data;
       if (!eval_config.empty()) {
         const toml::table cfg = parse_config(eval_config);
-        path = cfg["data"]["path"].value_or(data);
+        path = data_opt->count() ? data : cfg["data"]["path"].value_or(data);
         ro = read_options(cfg);
         params = params_from_table(cfg["model"]["params"].as_table());
         if (algos.empty() && cfg["model"]["algorithm"]) algos.push_back(cfg["model"]["algorithm"].value_or(std::string()));
