@@ -175,7 +175,7 @@ CvResult cross_validate(const std::string& algorithm, const Params& params, cons
 std::string format_cv_table(const std::vector<CvResult>& results, bool per_fold) {
   std::ostringstream os;
   char line[256];
-  std::snprintf(line, sizeof line, "%-16s %-17s %-17s %9s %9s %9s\n", "Algorithm", "RMSE (mean±std)", "MAE (mean±std)",
+  std::snprintf(line, sizeof line, "%-16s %-18s %-18s %9s %9s %9s\n", "Algorithm", "RMSE (mean±std)", "MAE (mean±std)",
                 "Fit (s)", "Test (s)", "Wall (s)");
   os << line;
   for (auto& r : results) {

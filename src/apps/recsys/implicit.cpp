@@ -60,7 +60,7 @@ void als_half(std::vector<float>& X, const std::vector<float>& Y, int32_t n, int
       }
   });
   parallel_for(n, 8, [&](int64_t b, int64_t e) {
-    std::vector<double> A(Ks * Ks), rhs(Ks);
+    std::vector<double> A(Ks * Ks), rhs(Ks), yd(Ks);
     for (int64_t r = b; r < e; ++r) {
       float* x = X.data() + size_t(r) * Ks;
       if (ptr[r] == ptr[r + 1]) {
@@ -73,11 +73,14 @@ void als_half(std::vector<float>& X, const std::vector<float>& Y, int32_t n, int
       for (int64_t k = ptr[r]; k < ptr[r + 1]; ++k) {
         const float* y = Y.data() + size_t(idx[k]) * Ks;
         const double conf = 1.0 + o.alpha * (o.use_rating ? double(val[k]) : 1.0);
+        for (size_t a = 0; a < Ks; ++a) yd[a] = y[a];  // widen once so the rank-1 update vectorizes
         for (size_t a = 0; a < Ks; ++a) {
-          const double w = (conf - 1.0) * y[a];
-          double* Arow = A.data() + a * Ks;
-          for (size_t c = 0; c <= a; ++c) Arow[c] += w * y[c];  // lower triangle only
-          rhs[a] += conf * y[a];
+          const double w = (conf - 1.0) * yd[a];
+          double* __restrict Arow = A.data() + a * Ks;
+          const double* __restrict yv = yd.data();
+#pragma omp simd
+          for (size_t c = 0; c <= a; ++c) Arow[c] += w * yv[c];  // lower triangle only
+          rhs[a] += conf * yd[a];
         }
       }
       cholesky_solve(A, rhs, K);
