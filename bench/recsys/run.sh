@@ -14,14 +14,14 @@ trap 'rm -rf "$tmp"' EXIT
 
 echo "== SGD epoch, biased SVD (943 x 1682, 100k random ratings) =="
 g++ -O3 -march=native "$peers/mf_funk.cpp" -o "$tmp/mf_funk"
-for rep in 1 2; do
+for rep in 1 2 3; do
   "$tmp/mf_funk" | grep "float"
   "$build/kun_recsys_bench" epoch
 done
 
 if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import torch" 2>/dev/null; then
   echo "== PyTorch (bench_mf.py), per epoch =="
-  for t in 1 2; do
+  for t in ${PEERS_THREADS:-1 2}; do   # PEERS_THREADS="1" skips the 2-thread run (very slow on a loaded machine)
     (cd "$peers" && PEERS_RESULTS="$tmp/peers.jsonl" BENCH_THREADS=$t /usr/bin/python3 bench_mf.py | grep "K=100")
   done
 fi
