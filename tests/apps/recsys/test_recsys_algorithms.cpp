@@ -391,3 +391,26 @@ TEST(RecsysAlgorithms, SvdOnMovieLensU1) {
   EXPECT_LT(m.mae, 0.76);
   EXPECT_EQ(m.n, 20000u);
 }
+
+TEST(RecsysAlgorithms, HybridColdUserUsesItemMeans) {
+  Ratings r = ratings({{0, 0, 5}, {1, 0, 5}, {0, 1, 1}, {1, 1, 2}, {2, 0, 4}});
+  TrainSet t = make_trainset(r, 4, 2, {1, 5});  // user 3 has no ratings
+  Hybrid h(make_recommender("svd", {{"n_factors", "3"}}));
+  h.fit(t);
+  // popularity's shrunk item means: (sum + 10 mu) / (n + 10)
+  const double mu = 17.0 / 5.0;
+  EXPECT_NEAR(h.predict(3, 0), (14 + 10 * mu) / 13, 1e-5);
+  EXPECT_NEAR(h.predict(3, 1), (3 + 10 * mu) / 12, 1e-5);
+  EXPECT_EQ(h.recommend(3, 1)[0].item, 0);  // cold user: most rated item
+}
+
+TEST(RecsysAlgorithms, KnnBaselineItemBasedPearsonBaselineBeatsBaselineOnLowRankData) {
+  Ratings r = low_rank(40, 40, 0.5, 21);
+  auto tt = random_split(r, 0.2, 4);
+  TrainSet t = make_trainset(tt.train, 40, 40, {1, 5});
+  auto knn = make_recommender("knn_baseline", {{"sim", "pearson_baseline"}, {"user_based", "false"}, {"shrinkage", "10"}});
+  knn->fit(t);
+  BaselineOnly b;
+  b.fit(t);
+  EXPECT_LT(evaluate_ratings(*knn, tt.test).rmse, evaluate_ratings(b, tt.test).rmse);
+}

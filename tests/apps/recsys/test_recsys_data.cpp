@@ -147,3 +147,11 @@ TEST(RecsysData, MovieLens100kFolderWithMetadata) {
   EXPECT_EQ(tt.test.size(), 20000u);
   EXPECT_EQ(ds.items.size(), 1682);  // split files reuse the same id maps
 }
+
+TEST(RecsysData, WindowsLineEndingsAndWhitespace) {
+  Dataset d = read_ratings(write_file("crlf.csv", "1,10,4,5\r\n2,10,3,6\r\n\r\n"));
+  ASSERT_EQ(d.ratings.size(), 2u);
+  EXPECT_EQ(d.ratings.timestamp[1], 6);
+  Dataset s = read_ratings(write_file("spaces.txt", "1  10  4\n2 10 3.5\n"));
+  EXPECT_FLOAT_EQ(s.ratings.rating[1], 3.5f);
+}
