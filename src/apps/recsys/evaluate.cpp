@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <sstream>
 #include <unordered_map>
 
@@ -74,6 +75,7 @@ bool hit_at_k(const std::vector<int32_t>& ranked, const std::vector<int32_t>& re
 
 RatingMetrics evaluate_ratings(const Recommender& m, const Ratings& test) {
   KUN_CHECK(test.size() > 0, ValueError, "evaluate_ratings: the test set is empty");
+  (void)m.train();  // throws here (not inside the parallel loop) when the model is not fitted
   std::vector<float> pred(test.size());
   parallel_for(int64_t(test.size()), 2048, [&](int64_t b, int64_t e) {
     for (int64_t k = b; k < e; ++k) pred[size_t(k)] = m.predict(test.user[size_t(k)], test.item[size_t(k)]);
@@ -161,10 +163,20 @@ CvResult cross_validate(const std::string& algorithm, const Params& params, cons
     res.folds[f].mae = rm.mae;
   };
   if (o.parallel_folds) {
-    // fold-level parallelism: the per-fold fits then run their own parallel_for inline
+    // fold-level parallelism: the per-fold fits then run their own parallel_for inline. An exception
+    // must not leave an OpenMP region (that terminates): keep the first and rethrow it here.
+    std::vector<std::exception_ptr> errors(folds.size());
     parallel_for(int64_t(folds.size()), 1, [&](int64_t b, int64_t e) {
-      for (int64_t f = b; f < e; ++f) run_fold(size_t(f));
+      for (int64_t f = b; f < e; ++f) {
+        try {
+          run_fold(size_t(f));
+        } catch (...) {
+          errors[size_t(f)] = std::current_exception();
+        }
+      }
     });
+    for (auto& err : errors)
+      if (err) std::rethrow_exception(err);
   } else {
     for (size_t f = 0; f < folds.size(); ++f) run_fold(f);
   }

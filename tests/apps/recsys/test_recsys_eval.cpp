@@ -73,6 +73,8 @@ TEST(RecsysEval, CrossValidateAndTable) {
   EXPECT_NE(table.find("baseline"), std::string::npos);
   EXPECT_NE(table.find("RMSE"), std::string::npos);
   KUN_EXPECT_ERROR(cross_validate("nope", {}, ds, folds), "unknown algorithm");
+  // a fit that throws inside the parallel folds surfaces as the error, not a terminate
+  KUN_EXPECT_ERROR(cross_validate("content", {}, ds, folds), "no item metadata");
 }
 
 namespace {
