@@ -32,9 +32,11 @@ void Variable::accumulate_grad(const Tensor& g) const {
   KUN_ASSERT(g.shape() == v.data.shape(), "gradient shape ", g.shape(), " != variable shape ", v.data.shape());
   Tensor gg = g.dtype() == v.data.dtype() ? g : g.to(v.data.dtype());
   if (!v.grad.defined()) {
-    // Leaves own their grad (optimizers and clipping may modify it in place); intermediates
-    // may alias the incoming buffer because nobody writes to it.
-    v.grad = (!v.grad_fn || !gg.is_contiguous()) ? gg.clone() : gg;
+    // Leaves own their grad (optimizers and clipping modify it in place): a buffer nobody else
+    // references (a fresh kernel output) is taken over as it is, anything shared is copied.
+    // Intermediates may alias the incoming buffer because nobody writes to it.
+    bool exclusive = gg.is_contiguous() && gg.storage().use_count() == 1;
+    v.grad = (!v.grad_fn && !exclusive) || !gg.is_contiguous() ? gg.clone() : gg;
   } else {
     v.grad = add(v.grad, gg);
   }

@@ -101,3 +101,14 @@ TEST(Autograd, Gradcheck) {
                      {randn({3, 4}, DType::f64), rand({4}, DType::f64)});
   EXPECT_TRUE(r.ok) << r.message;
 }
+
+TEST(Autograd, LeafGradsNeverAliasEachOther) {
+  // add's backward hands the same gradient buffer to both inputs: each leaf must own its copy,
+  // so scaling one grad in place (as clipping does) leaves the other alone.
+  Variable a(ones({4}), true), b(ones({4}), true);
+  add(a, b).backward(ones({4}));
+  EXPECT_NE(a.grad().storage(), b.grad().storage());
+  Tensor ga = a.grad();
+  mul_(ga, 3.0);
+  EXPECT_FLOAT_EQ(b.grad().to_vector<float>()[0], 1.0f);
+}
