@@ -23,14 +23,16 @@ FSDD = os.environ.get("KUN_FSDD", os.path.join(HERE, "..", "..", "..", "shared",
 CLIPS = ["0_george_0.wav", "7_jackson_2.wav", "4_theo_45.wav"]
 
 
-def t(x):
-    """Like golden.t but with 8 significant digits for floats."""
+def t(x, digits=8):
+    """Like golden.t but with `digits` significant digits for floats (17: exact float64)."""
     if not isinstance(x, torch.Tensor):
         x = torch.tensor(x)
     x = x.detach().contiguous()
     dtype = str(x.dtype).replace("torch.", "")
+    if x.dtype == torch.bool:
+        return {"shape": list(x.shape), "dtype": "bool", "data": [bool(v) for v in x.reshape(-1).tolist()]}
     if x.is_floating_point():
-        data = [v if math.isinf(v) or math.isnan(v) else float(f"{v:.8g}") for v in x.reshape(-1).double().tolist()]
+        data = [v if math.isinf(v) or math.isnan(v) else float(f"{v:.{digits}g}") for v in x.reshape(-1).double().tolist()]
     else:
         data = [int(v) for v in x.reshape(-1).tolist()]
     return {"shape": list(x.shape), "dtype": dtype, "data": data}
@@ -76,8 +78,8 @@ cases["spec_nocenter_pad"] = {
     "inputs": {}, "attrs": {"signal": "s400", "n_fft": 50, "hop_length": 25, "pad": 7},
     "outputs": {"y": t(AT.Spectrogram(n_fft=50, hop_length=25, pad=7, center=False)(x))}}
 cases["spec_constant_pad_mode"] = {
-    "inputs": {}, "attrs": {"signal": "s400", "n_fft": 32, "hop_length": 8},
-    "outputs": {"y": t(AT.Spectrogram(n_fft=32, hop_length=8, pad_mode="constant", power=1.5)(x))}}
+    "inputs": {}, "attrs": {"signal": "s400", "n_fft": 32, "hop_length": 16},
+    "outputs": {"y": t(AT.Spectrogram(n_fft=32, hop_length=16, pad_mode="constant", power=1.5)(x))}}
 xs = sig("s200", synth(200, seed=1))
 st = torch.stft(xs, n_fft=32, hop_length=10, window=torch.hann_window(32), center=True, pad_mode="reflect",
                 return_complex=True)
@@ -154,10 +156,23 @@ def ctc_case(name, T, N, C, targets, in_lens, tgt_lens, dtype, scale=1.0, seed=0
         loss.backward()
         out["loss_" + red] = loss.detach()
         out["grad_" + red] = x.grad
-    cases[name] = {"inputs": {"log_probs": t(lp), "targets": t(tg), "input_lengths": t(il),
+        if dtype == torch.float32 and scale > 10:
+            # torch's float32 alpha-beta loses ~1e-4 on peaked inputs; kun accumulates in float64,
+            # so also keep torch's float64 answer on the same (float32) log_probs.
+            x = lp.double().requires_grad_()
+            loss = torch.nn.functional.ctc_loss(x, tg, il, tl, blank=blank, reduction=red, zero_infinity=zero_infinity)
+            loss.backward()
+            out["grad_f64_" + red] = x.grad.float()
+    if not zero_infinity and torch.isinf(out["loss_none"]).any():
+        # JSON has no inf: keep a mask and the finite losses; torch's grads are NaN there, so none are kept.
+        out = {"loss_none_isinf": torch.isinf(out["loss_none"]),
+               "loss_none": torch.where(torch.isinf(out["loss_none"]), torch.zeros_like(out["loss_none"]),
+                                        out["loss_none"])}
+    d = 17 if dtype == torch.float64 else 9  # CTC cases are small: store them exactly
+    cases[name] = {"inputs": {"log_probs": t(lp, d), "targets": t(tg), "input_lengths": t(il),
                               "target_lengths": t(tl)},
                    "attrs": {"blank": blank, "zero_infinity": zero_infinity},
-                   "outputs": {k: t(v) for k, v in out.items()}}
+                   "outputs": {k: t(v, d) for k, v in out.items()}}
 
 
 ctc_case("ctc_small_f32", 12, 3, 5, [[1, 2, 2, 0], [3, 1, 4, 2], [4, 0, 0, 0]], [12, 10, 7], [3, 4, 1],
@@ -166,11 +181,11 @@ ctc_case("ctc_small_f64", 12, 3, 5, [[1, 2, 2, 0], [3, 1, 4, 2], [4, 0, 0, 0]], 
          torch.float64, seed=1)
 ctc_case("ctc_concat_targets", 9, 2, 4, [1, 1, 2, 3, 3], [9, 8], [3, 2], torch.float32, seed=2)
 ctc_case("ctc_blank_last", 10, 2, 6, [[1, 2, 3], [0, 4, 0]], [10, 9], [3, 3], torch.float64, seed=3, blank=5)
-ctc_case("ctc_extreme", 24, 2, 11, [[1, 2, 3, 4, 5], [10, 10, 9, 8, 0]], [24, 20], [5, 4], torch.float32,
+ctc_case("ctc_extreme", 24, 2, 7, [[1, 2, 3, 4, 5], [6, 6, 5, 4, 0]], [24, 20], [5, 4], torch.float32,
          scale=40.0, seed=4)
-# Infeasible: 3 frames cannot emit "1 1" (needs a blank between the repeats) -> inf loss.
-ctc_case("ctc_infeasible", 3, 2, 3, [[1, 1], [2, 1]], [3, 3], [2, 2], torch.float64, seed=5)
-ctc_case("ctc_infeasible_zero", 3, 2, 3, [[1, 1], [2, 1]], [3, 3], [2, 2], torch.float64, seed=5,
+# Infeasible: 2 frames cannot emit "1 1" (needs a blank between the repeats) -> inf loss.
+ctc_case("ctc_infeasible", 2, 2, 3, [[1, 1], [2, 1]], [2, 2], [2, 2], torch.float64, seed=5)
+ctc_case("ctc_infeasible_zero", 2, 2, 3, [[1, 1], [2, 1]], [2, 2], [2, 2], torch.float64, seed=5,
          zero_infinity=True)
 
 cases["signals"] = {"inputs": signals, "attrs": {}, "outputs": {}}
