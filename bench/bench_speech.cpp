@@ -1,6 +1,9 @@
 // Speech features and CTC (peer: bench/peers/torch_speech.py, torchaudio 0.13.1 / torch 1.13).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "kun/apps/speech/ctc.h"
 #include "kun/apps/speech/features.h"
 #include "kun/kun.h"

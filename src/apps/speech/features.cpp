@@ -31,60 +31,76 @@ std::mutex& plan_mutex() {
   return m;
 }
 
-fftwf_plan r2c_plan(int64_t n) {
+// One cache for both plan kinds: key = n * 2 + (complex ? 1 : 0).
+fftwf_plan cached_plan(int64_t n, bool complex) {
   static std::unordered_map<int64_t, fftwf_plan> plans;  // process lifetime: plans are never destroyed
   std::lock_guard<std::mutex> lk(plan_mutex());
-  auto it = plans.find(n);
+  const int64_t key = n * 2 + (complex ? 1 : 0);
+  auto it = plans.find(key);
   if (it != plans.end()) return it->second;
-  float* in = fftwf_alloc_real(static_cast<size_t>(n));
-  fftwf_complex* out = fftwf_alloc_complex(static_cast<size_t>(n / 2 + 1));
   // MEASURE times a few algorithms once per size (milliseconds); huge sizes just estimate.
   const unsigned flags = (n <= 8192 ? FFTW_MEASURE : FFTW_ESTIMATE);
-  fftwf_plan p = fftwf_plan_dft_r2c_1d(static_cast<int>(n), in, out, flags);
-  fftwf_free(in);
-  fftwf_free(out);
-  KUN_CHECK(p != nullptr, ValueError, "stft: FFTW could not plan a real FFT of size ", n);
-  plans.emplace(n, p);
+  fftwf_plan p = nullptr;
+  if (complex) {
+    // Split-complex layout: real and imaginary parts in separate arrays.
+    float* buf = fftwf_alloc_real(static_cast<size_t>(4 * n));
+    fftwf_iodim dim{static_cast<int>(n), 1, 1};
+    p = fftwf_plan_guru_split_dft(1, &dim, 0, nullptr, buf, buf + n, buf + 2 * n, buf + 3 * n, flags);
+    fftwf_free(buf);
+  } else {
+    float* in = fftwf_alloc_real(static_cast<size_t>(n));
+    fftwf_complex* out = fftwf_alloc_complex(static_cast<size_t>(n / 2 + 1));
+    p = fftwf_plan_dft_r2c_1d(static_cast<int>(n), in, out, flags);
+    fftwf_free(in);
+    fftwf_free(out);
+  }
+  KUN_CHECK(p != nullptr, ValueError, "stft: FFTW could not plan an FFT of size ", n);
+  plans.emplace(key, p);
   return p;
 }
 
 // Per-thread FFT buffers (allocated by fftwf_alloc_*, so they have the planner's alignment).
 struct FftScratch {
-  float* in = nullptr;
-  fftwf_complex* out = nullptr;
+  float* in = nullptr;            // one real frame (n_fft)
+  fftwf_complex* out = nullptr;   // its one-sided spectrum (n_fft/2 + 1)
+  float* split = nullptr;         // two frames as split complex: re, im in; re, im out (4 x n_fft)
   int64_t cap = 0;
-  std::vector<float> pw;  // |X|^p of one frame
+  std::vector<float> pw, pw2;     // |X|^p of one frame / of the second frame of a pair
   void ensure(int64_t n_fft) {
     if (n_fft > cap) {
-      if (in) fftwf_free(in);
-      if (out) fftwf_free(out);
+      release();
       in = fftwf_alloc_real(static_cast<size_t>(n_fft));
       out = fftwf_alloc_complex(static_cast<size_t>(n_fft / 2 + 1));
+      split = fftwf_alloc_real(static_cast<size_t>(4 * n_fft));
       cap = n_fft;
     }
     pw.resize(static_cast<size_t>(n_fft / 2 + 1));
+    pw2.resize(static_cast<size_t>(n_fft / 2 + 1));
+  }
+  void release() {
+    if (in) fftwf_free(in);
+    if (out) fftwf_free(out);
+    if (split) fftwf_free(split);
+    in = split = nullptr;
+    out = nullptr;
   }
   FftScratch() = default;
   FftScratch(const FftScratch&) = delete;
   FftScratch& operator=(const FftScratch&) = delete;
-  ~FftScratch() {
-    if (in) fftwf_free(in);
-    if (out) fftwf_free(out);
-  }
+  ~FftScratch() { release(); }
 };
 thread_local FftScratch t_fft;
 thread_local std::vector<float> t_ext;   // padded signal of the clip being processed
 thread_local std::vector<float> t_block; // (n_mels, T) mel block of the clip being processed
 
-// Natural log for normal positive floats, Cephes-style polynomial (~1 ulp); plain code so that
-// `#pragma omp simd` loops vectorize it. Callers clamp the input to >= 1e-10 first.
-inline float fast_ln(float x) {
-  uint32_t b = std::bit_cast<uint32_t>(x);
-  float e = static_cast<float>(static_cast<int32_t>((b >> 23) & 0xff) - 126);
-  float m = std::bit_cast<float>((b & 0x807fffffu) | 0x3f000000u);  // x = m * 2^e, m in [0.5, 1)
-  const bool small = m < 0.70710678f;
-  e = small ? e - 1.0f : e;
-  m = small ? m + m - 1.0f : m - 1.0f;
+// Natural log of a positive normal float given as its bits, Cephes-style polynomial (~1 ulp).
+// Integer and arithmetic operations only (no selects), so `#pragma omp simd` loops vectorize it.
+inline float fast_ln_bits(uint32_t b) {
+  const uint32_t mant = b & 0x007fffffu;
+  const int32_t small = mant < 0x3504f3u;  // mantissa below sqrt(1/2): use 2m so that m - 1 is centered
+  const float e = static_cast<float>(static_cast<int32_t>(b >> 23) - 126 - small);
+  float m = std::bit_cast<float>(mant | 0x3f000000u);  // in [0.5, 1)
+  m = m + static_cast<float>(small) * m - 1.0f;
   const float z = m * m;
   float y = 7.0376836292e-2f;
   y = y * m - 1.1514610310e-1f;
@@ -99,6 +115,25 @@ inline float fast_ln(float x) {
   y += -2.12194440e-4f * e;
   y += -0.5f * z;
   return m + y + 0.693359375f * e;
+}
+
+// v[i] <- scale * ln(max(v[i], lo) + add) for v[i] >= 0 (power values), lo + add a positive normal
+// float. For non-negative floats the integer order of the bits is the numeric order.
+void log_inplace(float* v, int64_t n, float scale, float lo, float add) {
+  const uint32_t lo_bits = std::bit_cast<uint32_t>(lo);
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t b = std::bit_cast<uint32_t>(v[i]);
+    b = b > lo_bits ? b : lo_bits;
+    v[i] = scale * fast_ln_bits(std::bit_cast<uint32_t>(std::bit_cast<float>(b) + add));
+  }
+}
+
+float max_of(const float* v, int64_t n) {
+  float mx = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : mx)
+  for (int64_t i = 0; i < n; ++i) mx = mx > v[i] ? mx : v[i];
+  return mx;
 }
 
 double hz_to_mel(double f, MelScale s) {
@@ -191,7 +226,8 @@ struct FrontEnd {
   double power = 2.0;
   float mag_scale = 1.0f;  // normalization applied to |X|
   std::vector<float> win;  // win_length values
-  fftwf_plan plan = nullptr;
+  fftwf_plan plan = nullptr;   // real -> complex, n_fft (single frames, complex output)
+  fftwf_plan cplan = nullptr;  // complex, n_fft (two real frames per transform)
   // Filterbank, sparse per mel: weights fb_w[fb_off[m] .. fb_off[m+1]) apply to bins fb_start[m]...
   int64_t n_mels = 0;
   std::vector<int64_t> fb_start, fb_off;
@@ -225,7 +261,8 @@ struct FrontEnd {
     } else if (o.normalized == SpecNorm::frame_length) {
       mag_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(n_fft)));
     }
-    plan = r2c_plan(n_fft);
+    plan = cached_plan(n_fft, false);
+    cplan = cached_plan(n_fft, true);
   }
 
   void set_mel(const MelSpectrogramOptions& o) {
@@ -316,35 +353,85 @@ struct FrontEnd {
 
   // Calls sink(t, pw) for frames [t0, t1) of the padded signal: pw holds |X_k|^power (n_freq values),
   // or, when complex_sink, sink(t, const fftwf_complex*) with the normalized spectrum.
+  // |X|^power from |X|^2 (already scaled), in place.
+  void apply_power(float* pw) const {
+    if (power == 1.0) {
+#pragma omp simd
+      for (int64_t k = 0; k < n_freq; ++k) pw[k] = std::sqrt(pw[k]);
+    } else if (power != 2.0) {
+      const float h = static_cast<float>(power / 2);
+      for (int64_t k = 0; k < n_freq; ++k) pw[k] = std::pow(pw[k], h);
+    }
+  }
+
+  // Windowed frame t of the padded signal into dst[win_off, win_off + win_length).
+  void window_frame(const float* ext, int64_t t, float* dst) const {
+    const float* src = ext + t * hop + win_off;
+    const float* w = win.data();
+    dst += win_off;
+#pragma omp simd
+    for (int64_t i = 0; i < win_length; ++i) dst[i] = src[i] * w[i];
+  }
+
+  // Calls sink(t, pw) for frames [t0, t1): pw holds |X_k|^power (n_freq values) - or, when Complex,
+  // sink(t, const fftwf_complex*) with the unnormalized one-sided spectrum of the frame.
+  // Power spectra go two frames per complex FFT (z = a + i b, split layout): FFTW's complex 256-point
+  // transform costs about half of two real ones. With A = Z[k], B = conj(Z[N-k]):
+  // |X_a|^2 = |A + B|^2 / 4 and |X_b|^2 = |A - B|^2 / 4.
   template <bool Complex, typename Sink>
   void frames_range(const float* ext, int64_t t0, int64_t t1, Sink&& sink) const {
     FftScratch& s = t_fft;
     s.ensure(n_fft);
+    const float sc2 = mag_scale * mag_scale;
+    int64_t t = t0;
+    if constexpr (!Complex) {
+      float* re = s.split;
+      float* im = s.split + n_fft;
+      float* zr = s.split + 2 * n_fft;
+      float* zi = s.split + 3 * n_fft;
+      for (float* b : {re, im}) {
+        std::fill(b, b + win_off, 0.0f);
+        std::fill(b + win_off + win_length, b + n_fft, 0.0f);
+      }
+      float* p1 = s.pw.data();
+      float* p2 = s.pw2.data();
+      const float q = 0.25f * sc2;
+      const float* zr_end = zr + n_fft;  // zr_end[-k] = Re Z[N-k]
+      const float* zi_end = zi + n_fft;
+      for (; t + 1 < t1; t += 2) {
+        window_frame(ext, t, re);
+        window_frame(ext, t + 1, im);
+        fftwf_execute_split_dft(cplan, re, im, zr, zi);
+        p1[0] = zr[0] * zr[0] * sc2;  // k = 0: A = B = Z[0]
+        p2[0] = zi[0] * zi[0] * sc2;
+#pragma omp simd
+        for (int64_t k = 1; k < n_freq; ++k) {
+          const float br = zr_end[-k], bi = zi_end[-k];
+          const float sr = zr[k] + br, si = zi[k] - bi, dr = zr[k] - br, di = zi[k] + bi;
+          p1[k] = (sr * sr + si * si) * q;
+          p2[k] = (dr * dr + di * di) * q;
+        }
+        apply_power(p1);
+        apply_power(p2);
+        sink(t, static_cast<const float*>(p1));
+        sink(t + 1, static_cast<const float*>(p2));
+      }
+    }
+    if (t >= t1) return;
     float* in = s.in;
     std::fill(in, in + win_off, 0.0f);
     std::fill(in + win_off + win_length, in + n_fft, 0.0f);
-    const float* w = win.data();
     float* pw = s.pw.data();
-    const float sc2 = mag_scale * mag_scale;
-    for (int64_t t = t0; t < t1; ++t) {
-      const float* src = ext + t * hop + win_off;
-      float* dst = in + win_off;
-#pragma omp simd
-      for (int64_t i = 0; i < win_length; ++i) dst[i] = src[i] * w[i];
+    for (; t < t1; ++t) {
+      window_frame(ext, t, in);
       fftwf_execute_dft_r2c(plan, in, s.out);
       if constexpr (Complex) {
-        sink(t, s.out);
+        sink(t, static_cast<const fftwf_complex*>(s.out));
       } else {
         const float* c = reinterpret_cast<const float*>(s.out);
 #pragma omp simd
         for (int64_t k = 0; k < n_freq; ++k) pw[k] = (c[2 * k] * c[2 * k] + c[2 * k + 1] * c[2 * k + 1]) * sc2;
-        if (power == 1.0) {
-#pragma omp simd
-          for (int64_t k = 0; k < n_freq; ++k) pw[k] = std::sqrt(pw[k]);
-        } else if (power != 2.0) {
-          const float h = static_cast<float>(power / 2);
-          for (int64_t k = 0; k < n_freq; ++k) pw[k] = std::pow(pw[k], h);
-        }
+        apply_power(pw);
         sink(t, static_cast<const float*>(pw));
       }
     }
@@ -353,7 +440,11 @@ struct FrontEnd {
   // All T frames, split across threads when the clip is long and we are not already in a parallel region.
   template <bool Complex, typename Sink>
   void all_frames(const float* ext, int64_t T, Sink&& sink) const {
-    parallel_for(T, kFrameGrain, [&](int64_t b, int64_t e) { frames_range<Complex>(ext, b, e, sink); });
+    // Split at even frame indices, so the frame pairing (and so every rounding) is the same for any
+    // thread count: results are bit-identical to a single-threaded run.
+    parallel_for((T + 1) / 2, kFrameGrain / 2, [&](int64_t b, int64_t e) {
+      frames_range<Complex>(ext, 2 * b, std::min(2 * e, T), sink);
+    });
   }
 
   // Mel power of one frame into column t of a (n_mels, T) block.
@@ -399,18 +490,11 @@ struct FrontEnd {
 
   // 10*log10(max(v, 1e-10)) in place over a (rows, T) block, then the top_db clamp over the block.
   static void to_db(float* v, int64_t count, std::optional<double> top_db) {
-    constexpr float k10 = 4.3429448190325175f;  // 10 / ln(10)
-    float mx = -std::numeric_limits<float>::infinity();
-#pragma omp simd reduction(max : mx)
-    for (int64_t i = 0; i < count; ++i) {
-      const float d = k10 * fast_ln(std::max(v[i], 1e-10f));
-      v[i] = d;
-      mx = std::max(mx, d);
-    }
+    log_inplace(v, count, 4.3429448190325175f /* 10 / ln 10 */, 1e-10f, 0.0f);
     if (top_db && *top_db > 0) {
-      const float floor_db = mx - static_cast<float>(*top_db);
+      const float floor_db = max_of(v, count) - static_cast<float>(*top_db);
 #pragma omp simd
-      for (int64_t i = 0; i < count; ++i) v[i] = std::max(v[i], floor_db);
+      for (int64_t i = 0; i < count; ++i) v[i] = v[i] > floor_db ? v[i] : floor_db;
     }
   }
 
@@ -422,8 +506,7 @@ struct FrontEnd {
     float* v = block.data();
     const int64_t count = n_mels * T;
     if (o.log_mels) {
-#pragma omp simd
-      for (int64_t i = 0; i < count; ++i) v[i] = fast_ln(v[i] + 1e-6f);
+      log_inplace(v, count, 1.0f, 0.0f, 1e-6f);  // ln(mel + 1e-6); mel >= 0
     } else {
       to_db(v, count, o.top_db > 0 ? std::optional<double>(o.top_db) : std::nullopt);
     }
