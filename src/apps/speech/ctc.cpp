@@ -29,6 +29,16 @@ std::vector<int64_t> int_values(const Tensor& t, const char* op, const char* wha
   return t.to_vector<int64_t>();
 }
 
+// log(exp(a) + exp(b) + exp(c)) with one log and two exps.
+inline double lse3(double a, double b, double c) {
+  const double m = std::max({a, b, c});
+  if (m == kNegInf) return kNegInf;
+  double sum = 0;
+  for (double v : {a, b, c}) sum += v == m ? 1.0 : std::exp(v - m);
+  // ties count once each: exp(0) == 1 for every maximal term, as wanted
+  return m + std::log(sum);
+}
+
 // Thread-local work arrays of one sample.
 thread_local std::vector<double> t_alpha, t_beta, t_lcab;
 
@@ -110,10 +120,10 @@ CtcResult ctc_loss_forward(const Tensor& log_probs, const Tensor& targets, const
           for (int64_t t = 1; t < Tn; ++t) {
             const double* a0 = alpha.data() + (t - 1) * S;
             double* a1 = alpha.data() + t * S;
-            for (int64_t s = 0; s < S; ++s) {
-              double v = a0[s];
-              if (s >= 1) v = lse2(v, a0[s - 1]);
-              if (s >= 2 && (s & 1) && label(s) != label(s - 2)) v = lse2(v, a0[s - 2]);
+            const int64_t s_end = std::min(S, 2 * (t + 1));  // later states are unreachable this early
+            for (int64_t s = 0; s < s_end; ++s) {
+              const bool skip = s >= 2 && (s & 1) && label(s) != label(s - 2);
+              const double v = lse3(a0[s], s >= 1 ? a0[s - 1] : kNegInf, skip ? a0[s - 2] : kNegInf);
               a1[s] = v == kNegInf ? kNegInf : v + lpv(t, label(s));
             }
           }
@@ -126,7 +136,7 @@ CtcResult ctc_loss_forward(const Tensor& log_probs, const Tensor& targets, const
         if (!G || infeasible || Tn == 0) continue;  // infeasible: zero gradient (torch: NaN unless zero_infinity)
 
         std::vector<double>& beta = t_beta;
-        std::vector<double>& lcab = t_lcab;
+        std::vector<double>& occ = t_lcab;
         const std::vector<double>& alpha = t_alpha;
         beta.assign(static_cast<size_t>(Tn * S), kNegInf);
         double* bT = beta.data() + (Tn - 1) * S;
@@ -135,29 +145,30 @@ CtcResult ctc_loss_forward(const Tensor& log_probs, const Tensor& targets, const
         for (int64_t t = Tn - 2; t >= 0; --t) {
           const double* b1 = beta.data() + (t + 1) * S;
           double* b0 = beta.data() + t * S;
-          for (int64_t s = 0; s < S; ++s) {
-            double v = b1[s];
-            if (s + 1 < S) v = lse2(v, b1[s + 1]);
-            if (s + 2 < S && (s & 1) && label(s) != label(s + 2)) v = lse2(v, b1[s + 2]);
+          const int64_t s_begin = std::max<int64_t>(0, S - 2 * (Tn - t));  // earlier states cannot finish in time
+          for (int64_t s = s_begin; s < S; ++s) {
+            const bool skip = s + 2 < S && (s & 1) && label(s) != label(s + 2);
+            const double v = lse3(b1[s], s + 1 < S ? b1[s + 1] : kNegInf, skip ? b1[s + 2] : kNegInf);
             b0[s] = v == kNegInf ? kNegInf : v + lpv(t, label(s));
           }
         }
         const double sc = scale[n];
-        lcab.resize(static_cast<size_t>(C));
+        occ.resize(static_cast<size_t>(C));
         for (int64_t t = 0; t < Tn; ++t) {
-          std::fill(lcab.begin(), lcab.end(), kNegInf);
+          std::fill(occ.begin(), occ.end(), 0.0);
           const double* a = alpha.data() + t * S;
           const double* b = beta.data() + t * S;
+          // Occupancy of label c at t: sum over its states of exp(alpha + beta - lp + nll) (alpha and beta
+          // both include lp once); each term is a posterior probability, so <= 1: no overflow.
           for (int64_t s = 0; s < S; ++s) {
+            const double ab = a[s] + b[s];
+            if (ab == kNegInf) continue;
             const int64_t c = label(s);
-            lcab[c] = lse2(lcab[c], a[s] + b[s]);
+            occ[c] += std::exp(ab - lpv(t, c) + nll);
           }
           scalar_t* g = G + (t * N + n) * C;
           for (int64_t c = 0; c < C; ++c) {
-            const double l = lpv(t, c);
-            // occupancy gamma = exp(log(alpha*beta) - lp + nll): alpha and beta both include lp once.
-            const double gamma = lcab[c] == kNegInf ? 0.0 : std::exp(lcab[c] - l + nll);
-            const double v = opt.grad == CtcGrad::torch ? std::exp(l) - gamma : -gamma;
+            const double v = opt.grad == CtcGrad::torch ? std::exp(lpv(t, c)) - occ[c] : -occ[c];
             g[c] = static_cast<scalar_t>(v * sc);
           }
         }

@@ -32,8 +32,21 @@ std::mutex& plan_mutex() {
 }
 
 // One cache for both plan kinds: key = n * 2 + (complex ? 1 : 0).
+// The plans live until the process exits; then they and FFTW's planner memory are released.
+struct PlanCache {
+  std::unordered_map<int64_t, fftwf_plan> plans;
+  PlanCache() = default;
+  PlanCache(const PlanCache&) = delete;
+  PlanCache& operator=(const PlanCache&) = delete;
+  ~PlanCache() {
+    for (auto& kv : plans) fftwf_destroy_plan(kv.second);
+    fftwf_cleanup();
+  }
+};
+
 fftwf_plan cached_plan(int64_t n, bool complex) {
-  static std::unordered_map<int64_t, fftwf_plan> plans;  // process lifetime: plans are never destroyed
+  static PlanCache cache;
+  auto& plans = cache.plans;
   std::lock_guard<std::mutex> lk(plan_mutex());
   const int64_t key = n * 2 + (complex ? 1 : 0);
   auto it = plans.find(key);
@@ -236,6 +249,7 @@ struct FrontEnd {
   // MFCC
   int64_t n_mfcc = 0;
   std::vector<float> dct;       // (n_mfcc, n_mels)
+  std::vector<float> dct_pad;   // (n_mfcc rounded up to 4, n_mels), zero rows at the end
   std::vector<float> lift;      // (n_mfcc) or empty
 
   explicit FrontEnd(const SpectrogramOptions& o) {
@@ -297,6 +311,8 @@ struct FrontEnd {
     dct.resize(static_cast<size_t>(n_mfcc * n_mels));
     for (int64_t k = 0; k < n_mfcc; ++k)
       for (int64_t m = 0; m < n_mels; ++m) dct[k * n_mels + m] = p[m * n_mfcc + k];
+    dct_pad.assign(static_cast<size_t>((n_mfcc + 3) / 4 * 4 * n_mels), 0.0f);
+    std::copy(dct.begin(), dct.end(), dct_pad.begin());
     lift.clear();
     if (o.lifter > 0)
       for (int64_t k = 0; k < n_mfcc; ++k)
@@ -413,8 +429,12 @@ struct FrontEnd {
         }
         apply_power(p1);
         apply_power(p2);
-        sink(t, static_cast<const float*>(p1));
-        sink(t + 1, static_cast<const float*>(p2));
+        if constexpr (requires { sink(t, p1, p2); }) {
+          sink(t, static_cast<const float*>(p1), static_cast<const float*>(p2));  // both frames at once
+        } else {
+          sink(t, static_cast<const float*>(p1));
+          sink(t + 1, static_cast<const float*>(p2));
+        }
       }
     }
     if (t >= t1) return;
@@ -447,15 +467,29 @@ struct FrontEnd {
     });
   }
 
-  // Mel power of one frame into column t of a (n_mels, T) block.
-  void mel_frame(const float* pw, float* block, int64_t t, int64_t T) const {
+  // Mel power of one frame into column t of a (n_mels, stride) block.
+  void mel_frame(const float* pw, float* block, int64_t t, int64_t stride) const {
     for (int64_t m = 0; m < n_mels; ++m) {
       const float* wm = fb_w.data() + fb_off[m];
       const float* pm = pw + fb_start[m];
       const int64_t len = fb_off[m + 1] - fb_off[m];
       float acc = 0;
       for (int64_t j = 0; j < len; ++j) acc += wm[j] * pm[j];
-      block[m * T + t] = acc;
+      block[m * stride + t] = acc;
+    }
+  }
+  // Two frames at once (t and t + 1): the same weights, two independent accumulators.
+  void mel_pair(const float* p1, const float* p2, float* block, int64_t t, int64_t stride) const {
+    for (int64_t m = 0; m < n_mels; ++m) {
+      const float* wm = fb_w.data() + fb_off[m];
+      const int64_t st = fb_start[m], len = fb_off[m + 1] - fb_off[m];
+      float a1 = 0, a2 = 0;
+      for (int64_t j = 0; j < len; ++j) {
+        a1 += wm[j] * p1[st + j];
+        a2 += wm[j] * p2[st + j];
+      }
+      block[m * stride + t] = a1;
+      block[m * stride + t + 1] = a2;
     }
   }
 
@@ -481,11 +515,20 @@ struct FrontEnd {
     });
   }
 
-  void mel_clip(const float* x, int64_t n, float* out, const char* op) const {
+  // Mel power into a (n_mels, stride) block, stride >= T (MFCC pads rows for its blocked DCT).
+  void mel_clip(const float* x, int64_t n, float* out, const char* op, int64_t stride = 0) const {
     std::vector<float>& ext = t_ext;
     extend(x, n, ext, op);
     const int64_t T = frames(n);
-    all_frames<false>(ext.data(), T, [&](int64_t t, const float* pw) { mel_frame(pw, out, t, T); });
+    if (stride == 0) stride = T;
+    struct Sink {
+      const FrontEnd* fe;
+      float* out;
+      int64_t stride;
+      void operator()(int64_t t, const float* pw) const { fe->mel_frame(pw, out, t, stride); }
+      void operator()(int64_t t, const float* p1, const float* p2) const { fe->mel_pair(p1, p2, out, t, stride); }
+    } sink{this, out, stride};
+    all_frames<false>(ext.data(), T, sink);
   }
 
   // 10*log10(max(v, 1e-10)) in place over a (rows, T) block, then the top_db clamp over the block.
@@ -500,30 +543,41 @@ struct FrontEnd {
 
   void mfcc_clip(const float* x, int64_t n, float* out, const MfccOptions& o, const char* op) const {
     const int64_t T = frames(n);
+    const int64_t Tp = (T + 7) / 8 * 8;  // rows padded to whole 8-frame blocks for the DCT below
     std::vector<float>& block = t_block;
-    block.resize(static_cast<size_t>(n_mels * T));
-    mel_clip(x, n, block.data(), op);
+    block.assign(static_cast<size_t>(n_mels * Tp), 0.0f);
+    mel_clip(x, n, block.data(), op, Tp);
     float* v = block.data();
-    const int64_t count = n_mels * T;
+    const int64_t count = n_mels * Tp;  // padding columns become -100 dB: never above a real frame's max
     if (o.log_mels) {
       log_inplace(v, count, 1.0f, 0.0f, 1e-6f);  // ln(mel + 1e-6); mel >= 0
     } else {
       to_db(v, count, o.top_db > 0 ? std::optional<double>(o.top_db) : std::nullopt);
     }
-    // out (n_mfcc, T) = dct (n_mfcc, n_mels) @ block (n_mels, T), vectorized along time.
-    for (int64_t k = 0; k < n_mfcc; ++k) {
-      float* o_k = out + k * T;
-      std::fill(o_k, o_k + T, 0.0f);
-      const float* d = dct.data() + k * n_mels;
-      for (int64_t m = 0; m < n_mels; ++m) {
-        const float c = d[m];
-        const float* row = v + m * T;
+    // out (n_mfcc, T) = dct (n_mfcc, n_mels) @ v (n_mels, Tp), register-blocked: 4 coefficients x 8 frames
+    // of accumulators, one load of v per mel band feeding 4 FMAs.
+    const float* dp = dct_pad.data();  // (Kp, n_mels), rows >= n_mfcc are zero
+    for (int64_t t0 = 0; t0 < Tp; t0 += 8) {
+      for (int64_t k0 = 0; k0 < n_mfcc; k0 += 4) {
+        float acc[4][8] = {};
+        for (int64_t m = 0; m < n_mels; ++m) {
+          const float* r = v + m * Tp + t0;
+          const float d0 = dp[(k0 + 0) * n_mels + m], d1 = dp[(k0 + 1) * n_mels + m];
+          const float d2 = dp[(k0 + 2) * n_mels + m], d3 = dp[(k0 + 3) * n_mels + m];
 #pragma omp simd
-        for (int64_t t = 0; t < T; ++t) o_k[t] += c * row[t];
-      }
-      if (!lift.empty()) {
-        const float l = lift[k];
-        for (int64_t t = 0; t < T; ++t) o_k[t] *= l;
+          for (int j = 0; j < 8; ++j) {
+            acc[0][j] += d0 * r[j];
+            acc[1][j] += d1 * r[j];
+            acc[2][j] += d2 * r[j];
+            acc[3][j] += d3 * r[j];
+          }
+        }
+        const int64_t tn = std::min<int64_t>(8, T - t0);
+        for (int64_t kk = 0; kk < 4 && k0 + kk < n_mfcc; ++kk) {
+          const float l = lift.empty() ? 1.0f : lift[k0 + kk];
+          float* o_k = out + (k0 + kk) * T + t0;
+          for (int64_t j = 0; j < tn; ++j) o_k[j] = acc[kk][j] * l;
+        }
       }
     }
   }
