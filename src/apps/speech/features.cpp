@@ -36,6 +36,14 @@ inline v8f load8(const float* p) {
   return v;
 }
 inline void store8(float* p, v8f v) { std::memcpy(p, &v, sizeof(v)); }
+// (p[0], p[1]) repeated 4 times: one 64-bit broadcast.
+inline v8f pair8(const float* p) {
+  typedef double v4d __attribute__((vector_size(32)));
+  double d;
+  std::memcpy(&d, p, sizeof(d));
+  const v4d v = {d, d, d, d};
+  return std::bit_cast<v8f>(v);
+}
 
 // ---- FFTW plan cache: planning is not thread-safe, execution with new arrays is. ----
 std::mutex& plan_mutex() {
@@ -95,6 +103,7 @@ struct FftScratch {
   float* split = nullptr;         // the transform deinterleaved: re, im (2 x n_fft)
   int64_t cap = 0;
   std::vector<float> pw, pw2;     // |X|^p of one frame / of the second frame of a pair
+  std::vector<float> pp;          // the pair interleaved (2 x (n_fft/2 + 1))
   void ensure(int64_t n_fft) {
     if (n_fft > cap) {
       release();
@@ -107,6 +116,7 @@ struct FftScratch {
     }
     pw.resize(static_cast<size_t>(n_fft / 2 + 1));
     pw2.resize(static_cast<size_t>(n_fft / 2 + 1));
+    pp.resize(static_cast<size_t>(2 * (n_fft / 2 + 1)));
   }
   void release() {
     if (in) fftwf_free(in);
@@ -266,8 +276,9 @@ struct FrontEnd {
   std::vector<int64_t> fb_start, fb_off;
   std::vector<float> fb_w;
   std::vector<float> fb_dense;  // (n_freq, n_mels) for MelSpectrogram::filterbank()
-  // The same filters in blocks of 8 consecutive mels: block b spans bins [blk_lo[b], blk_hi[b]) and
-  // stores, per bin, the 8 weights (zero outside a filter) at blk_w[blk_off[b] + (k - lo) * 8 + j].
+  // The same filters in blocks of 4 consecutive mels: block b spans bins [blk_lo[b], blk_hi[b]) and
+  // stores, per bin, the 4 weights each twice (zero outside a filter) at blk_w[blk_off[b] + (k - lo) * 8 + j]:
+  // lane j holds mel m0 + j/2 of frame j%2, matching an interleaved pair of power spectra.
   std::vector<int64_t> blk_lo, blk_hi, blk_off;
   std::vector<float> blk_w;
   // MFCC
@@ -327,9 +338,9 @@ struct FrontEnd {
     blk_hi.clear();
     blk_off.clear();
     blk_w.clear();
-    for (int64_t m0 = 0; m0 < n_mels; m0 += 8) {
+    for (int64_t m0 = 0; m0 < n_mels; m0 += 4) {
       int64_t lo = n_freq, hi = 0;
-      for (int64_t m = m0; m < std::min(m0 + 8, n_mels); ++m)
+      for (int64_t m = m0; m < std::min(m0 + 4, n_mels); ++m)
         if (fb_off[m + 1] > fb_off[m]) {
           lo = std::min(lo, fb_start[m]);
           hi = std::max(hi, fb_start[m] + fb_off[m + 1] - fb_off[m]);
@@ -339,7 +350,7 @@ struct FrontEnd {
       blk_hi.push_back(hi);
       blk_off.push_back(static_cast<int64_t>(blk_w.size()));
       for (int64_t k = lo; k < hi; ++k)
-        for (int64_t j = 0; j < 8; ++j) blk_w.push_back(m0 + j < n_mels ? fb[k * n_mels + m0 + j] : 0.0f);
+        for (int64_t j = 0; j < 8; ++j) blk_w.push_back(m0 + j / 2 < n_mels ? fb[k * n_mels + m0 + j / 2] : 0.0f);
     }
   }
 
@@ -412,13 +423,13 @@ struct FrontEnd {
   // Calls sink(t, pw) for frames [t0, t1) of the padded signal: pw holds |X_k|^power (n_freq values),
   // or, when complex_sink, sink(t, const fftwf_complex*) with the normalized spectrum.
   // |X|^power from |X|^2 (already scaled), in place.
-  void apply_power(float* pw) const {
+  void apply_power(float* pw, int64_t count) const {
     if (power == 1.0) {
 #pragma omp simd
-      for (int64_t k = 0; k < n_freq; ++k) pw[k] = std::sqrt(pw[k]);
+      for (int64_t k = 0; k < count; ++k) pw[k] = std::sqrt(pw[k]);
     } else if (power != 2.0) {
       const float h = static_cast<float>(power / 2);
-      for (int64_t k = 0; k < n_freq; ++k) pw[k] = std::pow(pw[k], h);
+      for (int64_t k = 0; k < count; ++k) pw[k] = std::pow(pw[k], h);
     }
   }
 
@@ -451,6 +462,7 @@ struct FrontEnd {
       std::fill(ci + 2 * (win_off + win_length), ci + 2 * n_fft, 0.0f);
       float* p1 = s.pw.data();
       float* p2 = s.pw2.data();
+      float* pp = s.pp.data();
       const float q = 0.25f * sc2;
       const float* zr_end = zr + n_fft;  // zr_end[-k] = Re Z[N-k]
       const float* zi_end = zi + n_fft;
@@ -471,20 +483,24 @@ struct FrontEnd {
           zr[k] = co[2 * k];
           zi[k] = co[2 * k + 1];
         }
-        p1[0] = zr[0] * zr[0] * sc2;  // k = 0: A = B = Z[0]
-        p2[0] = zi[0] * zi[0] * sc2;
+        // pp interleaves the two spectra: pp[2k] = |X_t[k]|^2, pp[2k + 1] = |X_{t+1}[k]|^2.
+        pp[0] = zr[0] * zr[0] * sc2;  // k = 0: A = B = Z[0]
+        pp[1] = zi[0] * zi[0] * sc2;
 #pragma omp simd
         for (int64_t k = 1; k < n_freq; ++k) {
           const float br = zr_end[-k], bi = zi_end[-k];
           const float sr = zr[k] + br, si = zi[k] - bi, dr = zr[k] - br, di = zi[k] + bi;
-          p1[k] = (sr * sr + si * si) * q;
-          p2[k] = (dr * dr + di * di) * q;
+          pp[2 * k] = (sr * sr + si * si) * q;
+          pp[2 * k + 1] = (dr * dr + di * di) * q;
         }
-        apply_power(p1);
-        apply_power(p2);
-        if constexpr (requires { sink(t, p1, p2); }) {
-          sink(t, static_cast<const float*>(p1), static_cast<const float*>(p2));  // both frames at once
+        apply_power(pp, 2 * n_freq);
+        if constexpr (requires { sink.pair(t, pp); }) {
+          sink.pair(t, static_cast<const float*>(pp));  // both frames at once
         } else {
+          for (int64_t k = 0; k < n_freq; ++k) {
+            p1[k] = pp[2 * k];
+            p2[k] = pp[2 * k + 1];
+          }
           sink(t, static_cast<const float*>(p1));
           sink(t + 1, static_cast<const float*>(p2));
         }
@@ -504,7 +520,7 @@ struct FrontEnd {
         const float* c = reinterpret_cast<const float*>(s.out);
 #pragma omp simd
         for (int64_t k = 0; k < n_freq; ++k) pw[k] = (c[2 * k] * c[2 * k] + c[2 * k + 1] * c[2 * k + 1]) * sc2;
-        apply_power(pw);
+        apply_power(pw, n_freq);
         sink(t, static_cast<const float*>(pw));
       }
     }
@@ -531,37 +547,28 @@ struct FrontEnd {
       block[m * stride + t] = acc;
     }
   }
-  // Two frames at once (t and t + 1), 8 mels per vector: for each bin of a block, broadcast the two
-  // powers and FMA them with the block's 8 weights. Even and odd bins use separate accumulators so the
-  // FMA latency is hidden.
-  void mel_pair(const float* p1, const float* p2, float* block, int64_t t, int64_t stride) const {
+  // Two frames at once (t and t + 1) from their interleaved spectra pp: each vector lane is one
+  // (mel, frame) of a block of 4 mels; per bin one FMA of the duplicated weights with the broadcast
+  // pair (pp[2k], pp[2k+1]). Even and odd bins use separate accumulators to hide the FMA latency.
+  void mel_pair(const float* pp, float* block, int64_t t, int64_t stride) const {
     const int64_t nb = static_cast<int64_t>(blk_lo.size());
     for (int64_t b = 0; b < nb; ++b) {
       const int64_t lo = blk_lo[b], len = blk_hi[b] - lo;
       const float* W = blk_w.data() + blk_off[b];
-      const float* q1 = p1 + lo;
-      const float* q2 = p2 + lo;
-      v8f a1 = {}, a2 = {}, c1 = {}, c2 = {};
+      const float* q = pp + 2 * lo;
+      v8f a = {}, c = {};
       int64_t k = 0;
       for (; k + 1 < len; k += 2) {
-        const v8f w0 = load8(W + k * 8), w1 = load8(W + k * 8 + 8);
-        a1 += w0 * q1[k];
-        a2 += w0 * q2[k];
-        c1 += w1 * q1[k + 1];
-        c2 += w1 * q2[k + 1];
+        a += load8(W + k * 8) * pair8(q + 2 * k);
+        c += load8(W + k * 8 + 8) * pair8(q + 2 * k + 2);
       }
-      if (k < len) {
-        const v8f w0 = load8(W + k * 8);
-        a1 += w0 * q1[k];
-        a2 += w0 * q2[k];
-      }
-      a1 += c1;
-      a2 += c2;
-      const int64_t mn = std::min<int64_t>(8, n_mels - b * 8);
+      if (k < len) a += load8(W + k * 8) * pair8(q + 2 * k);
+      a += c;
+      const int64_t mn = std::min<int64_t>(4, n_mels - b * 4);
       for (int64_t j = 0; j < mn; ++j) {
-        float* row = block + (b * 8 + j) * stride + t;
-        row[0] = a1[j];
-        row[1] = a2[j];
+        float* row = block + (b * 4 + j) * stride + t;
+        row[0] = a[2 * j];
+        row[1] = a[2 * j + 1];
       }
     }
   }
@@ -599,7 +606,7 @@ struct FrontEnd {
       float* out;
       int64_t stride;
       void operator()(int64_t t, const float* pw) const { fe->mel_frame(pw, out, t, stride); }
-      void operator()(int64_t t, const float* p1, const float* p2) const { fe->mel_pair(p1, p2, out, t, stride); }
+      void pair(int64_t t, const float* pp) const { fe->mel_pair(pp, out, t, stride); }
     } sink{this, out, stride};
     all_frames<false>(ext.data(), T, sink);
   }
