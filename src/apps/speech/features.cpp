@@ -29,6 +29,9 @@ constexpr int64_t kFrameGrain = 512;
 
 // 8 floats as one value (GCC/Clang vector extension): keeps small accumulator tiles in registers,
 // where plain float[8] arrays get spilled to the stack every iteration. Element-wise + - * work.
+// (Without AVX the compiler splits it into two SSE registers; these helpers are internal and
+// inlined, so the ABI note GCC gives for 32-byte vector returns does not matter.)
+#pragma GCC diagnostic ignored "-Wpsabi"
 typedef float v8f __attribute__((vector_size(32)));
 inline v8f load8(const float* p) {
   v8f v;
@@ -625,8 +628,9 @@ struct FrontEnd {
     const int64_t T = frames(n);
     const int64_t Tp = (T + 7) / 8 * 8;  // rows padded to whole 8-frame blocks for the DCT below
     std::vector<float>& block = t_block;
-    block.assign(static_cast<size_t>(n_mels * Tp), 0.0f);
-    mel_clip(x, n, block.data(), op, Tp);
+    block.resize(static_cast<size_t>(n_mels * Tp));
+    for (int64_t m = 0; m < n_mels; ++m) std::fill(block.data() + m * Tp + T, block.data() + (m + 1) * Tp, 0.0f);
+    mel_clip(x, n, block.data(), op, Tp);  // fills columns [0, T)
     float* v = block.data();
     const int64_t count = n_mels * Tp;  // padding columns become -100 dB: never above a real frame's max
     if (o.log_mels) {
