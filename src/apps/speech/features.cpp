@@ -423,8 +423,6 @@ struct FrontEnd {
     }
   }
 
-  // Calls sink(t, pw) for frames [t0, t1) of the padded signal: pw holds |X_k|^power (n_freq values),
-  // or, when complex_sink, sink(t, const fftwf_complex*) with the normalized spectrum.
   // |X|^power from |X|^2 (already scaled), in place.
   void apply_power(float* pw, int64_t count) const {
     if (power == 1.0) {
@@ -445,8 +443,9 @@ struct FrontEnd {
     for (int64_t i = 0; i < win_length; ++i) dst[i] = src[i] * w[i];
   }
 
-  // Calls sink(t, pw) for frames [t0, t1): pw holds |X_k|^power (n_freq values) - or, when Complex,
-  // sink(t, const fftwf_complex*) with the unnormalized one-sided spectrum of the frame.
+  // Calls sink(t, pw) for frames [t0, t1): pw holds |X_k|^power (n_freq values); a sink with a
+  // pair(t, pp) member gets frames t and t + 1 at once, interleaved. When Complex: sink(t, const
+  // fftwf_complex*) with the unnormalized one-sided spectrum of the frame.
   // Power spectra go two frames per complex FFT (z = a + i b): FFTW's complex 256-point transform
   // costs about half of two real ones (its real transforms lack SIMD codelets). With A = Z[k], B = conj(Z[N-k]):
   // |X_a|^2 = |A + B|^2 / 4 and |X_b|^2 = |A - B|^2 / 4.
