@@ -123,7 +123,7 @@ CtcResult ctc_loss_forward(const Tensor& log_probs, const Tensor& targets, const
             const int64_t s_end = std::min(S, 2 * (t + 1));  // later states are unreachable this early
             for (int64_t s = 0; s < s_end; ++s) {
               const bool skip = s >= 2 && (s & 1) && label(s) != label(s - 2);
-              const double v = lse3(a0[s], s >= 1 ? a0[s - 1] : kNegInf, skip ? a0[s - 2] : kNegInf);
+              const double v = skip ? lse3(a0[s], a0[s - 1], a0[s - 2]) : s >= 1 ? lse2(a0[s], a0[s - 1]) : a0[s];
               a1[s] = v == kNegInf ? kNegInf : v + lpv(t, label(s));
             }
           }
@@ -148,7 +148,7 @@ CtcResult ctc_loss_forward(const Tensor& log_probs, const Tensor& targets, const
           const int64_t s_begin = std::max<int64_t>(0, S - 2 * (Tn - t));  // earlier states cannot finish in time
           for (int64_t s = s_begin; s < S; ++s) {
             const bool skip = s + 2 < S && (s & 1) && label(s) != label(s + 2);
-            const double v = lse3(b1[s], s + 1 < S ? b1[s + 1] : kNegInf, skip ? b1[s + 2] : kNegInf);
+            const double v = skip ? lse3(b1[s], b1[s + 1], b1[s + 2]) : s + 1 < S ? lse2(b1[s], b1[s + 1]) : b1[s];
             b0[s] = v == kNegInf ? kNegInf : v + lpv(t, label(s));
           }
         }
