@@ -7,9 +7,10 @@ pkgs=(build-essential cmake ninja-build ccache pkg-config
       libdnnl-dev libopenblas-openmp-dev libomp-dev
       libgtest-dev libbenchmark-dev
       nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libstb-dev libsqlite3-dev zlib1g-dev
+      libsndfile1-dev libsamplerate0-dev libfftw3-dev
       dataset-fashion-mnist)
 if [[ "${1:-}" == "--peers" ]]; then
-  pkgs+=(python3-torch python3-numpy)
+  pkgs+=(python3-torch python3-numpy python3-torchaudio)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
