@@ -180,7 +180,7 @@ std::vector<std::vector<int32_t>> FastText::features(const std::vector<std::stri
 }
 
 void FastText::fit(const std::vector<std::vector<int32_t>>& x, const std::vector<int64_t>& y, int64_t num_classes,
-                   const std::function<void(int64_t)>& on_epoch) {
+                   const std::function<bool(int64_t)>& on_epoch) {
   KUN_CHECK(x.size() == y.size() && !x.empty(), ValueError, "FastText::fit: need as many labels as texts (got ",
             x.size(), " texts, ", y.size(), " labels), at least one");
   KUN_CHECK(num_classes >= 2, ValueError, "FastText::fit: num_classes must be >= 2, got ", num_classes);
@@ -239,7 +239,7 @@ void FastText::fit(const std::vector<std::vector<int32_t>>& x, const std::vector
         for (int64_t k = 0; k < d; ++k) row[k] += grad[k];
       }
     }
-    if (on_epoch) on_epoch(epoch);
+    if (on_epoch && !on_epoch(epoch)) break;
   }
 }
 

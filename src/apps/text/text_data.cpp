@@ -53,12 +53,12 @@ class GzReader {
   gzFile f_;
 };
 
-uint64_t parse_octal(const char* p, size_t n, const std::string& path) {
+uint64_t parse_octal(const char* p, size_t n, const char* what, const std::string& path) {
   uint64_t v = 0;
   size_t i = 0;
   while (i < n && (p[i] == ' ' || p[i] == '\0')) ++i;
   for (; i < n && p[i] >= '0' && p[i] <= '7'; ++i) v = v * 8 + static_cast<uint64_t>(p[i] - '0');
-  KUN_CHECK(i == n || p[i] == ' ' || p[i] == '\0', IOError, "tar: bad size field in ", path);
+  KUN_CHECK(i == n || p[i] == ' ' || p[i] == '\0', IOError, "tar: bad ", what, " field in ", path, " (not a tar archive, or corrupt)");
   return v;
 }
 
@@ -76,9 +76,9 @@ void for_each_tar_entry(const std::string& path,
     // Header checksum: sum of bytes with the checksum field taken as spaces.
     unsigned sum = 0;
     for (int i = 0; i < 512; ++i) sum += (i >= 148 && i < 156) ? ' ' : static_cast<unsigned char>(h[i]);
-    KUN_CHECK(parse_octal(h + 148, 8, path) == sum, IOError, "tar: header checksum mismatch in ", path,
+    KUN_CHECK(parse_octal(h + 148, 8, "checksum", path) == sum, IOError, "tar: header checksum mismatch in ", path,
               " (not a tar archive, or corrupt)");
-    const uint64_t size = parse_octal(h + 124, 12, path);
+    const uint64_t size = parse_octal(h + 124, 12, "size", path);
     KUN_CHECK(size < (uint64_t(1) << 36), IOError, "tar: entry too large in ", path);
     const char type = h[156];
     content.resize(size);

@@ -65,6 +65,11 @@ TEST(TextBag, FastTextLearnsBigrams) {
   ft.build_vocab(texts);
   auto x = ft.features(texts);
   ft.fit(x, y, 2);
+  int64_t seen = 0;
+  FastText early({.dim = 4, .buckets = 10, .epochs = 5});
+  early.build_vocab(texts);
+  early.fit(early.features(texts), y, 2, [&](int64_t e) { seen = e; return e < 2; });
+  EXPECT_EQ(seen, 2);  // stopped early
   EXPECT_EQ(ft.accuracy(x, y), 1.0);
   EXPECT_EQ(ft.predict(ft.features("")), ft.predict(ft.features("")));  // empty text: defined, no crash
   auto p = ft.predict_proba(ft.features("zzz unknown"));

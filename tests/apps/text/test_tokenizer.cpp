@@ -17,7 +17,7 @@ TEST(TextTokenizer, KerasIndexOrderAndSequences) {
   EXPECT_EQ(t.word_index().at("cat"), 1);
   EXPECT_EQ(t.word_index().at("the"), 2);
   EXPECT_EQ(t.word_index().at("sat"), 3);
-  EXPECT_EQ(t.word_index().at("homework"), 10);
+  EXPECT_EQ(t.word_index().at("homework"), 9);
   EXPECT_EQ(t.word_count("cat"), 4);
   EXPECT_EQ(t.document_count(), 3);
   EXPECT_EQ(t.texts_to_sequences({"the cat and the zebra"}), (Seqs{{2, 1, 2}}));  // unknown words dropped

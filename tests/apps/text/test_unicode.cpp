@@ -56,7 +56,7 @@ TEST(TextUnicode, Classes) {
 
 TEST(TextUnicode, Normalize) {
   EXPECT_EQ(strip_html("Good.<br /><br />Bad</i> a < b"), "Good.  Bad  a < b");
-  EXPECT_EQ(normalize("Great FILM!<br />Très bien", {}), "great film!  très bien");
+  EXPECT_EQ(normalize("Great FILM!<br />Très bien", {}), "great film! très bien");
   EXPECT_EQ(normalize("Great, film!", {.punctuation = Punctuation::remove}), "great  film ");
   EXPECT_EQ(normalize("Great, film!", {.punctuation = Punctuation::split}), "great ,  film ! ");
   EXPECT_EQ(normalize("A<b>B", {.lower = false, .strip_html = false}), "A<b>B");

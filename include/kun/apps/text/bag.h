@@ -70,9 +70,10 @@ class FastText {
   std::vector<int32_t> features(std::string_view text) const;
   std::vector<std::vector<int32_t>> features(const std::vector<std::string>& texts) const;
   // Trains opt.epochs epochs over (features, labels) in a seeded shuffled order; on_epoch(e) runs
-  // after each epoch (e from 1) — e.g. to evaluate a validation split and snapshot().
+  // after each epoch (e from 1) — e.g. to evaluate a validation split and snapshot() — and stops
+  // training early by returning false (the learning-rate schedule still spans opt.epochs).
   void fit(const std::vector<std::vector<int32_t>>& x, const std::vector<int64_t>& y, int64_t num_classes,
-           const std::function<void(int64_t epoch)>& on_epoch = {});
+           const std::function<bool(int64_t epoch)>& on_epoch = {});
   std::vector<float> predict_proba(const std::vector<int32_t>& f) const;
   int64_t predict(const std::vector<int32_t>& f) const;
   double accuracy(const std::vector<std::vector<int32_t>>& x, const std::vector<int64_t>& y) const;
