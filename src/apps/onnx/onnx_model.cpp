@@ -233,8 +233,7 @@ Model Model::from_bytes(const std::string& bytes, const std::string& source, con
   impl->source = source;
   for (const auto& os : mp.opset_import())
     if (os.domain().empty() || os.domain() == "ai.onnx") impl->opset = os.version();
-  KUN_CHECK(impl->opset > 0, ValueError, "onnx: '", source, "' imports no default-domain opset");
-  require_supported(impl->opset >= 7, "opset", "onnx: '", source, "' uses opset ", impl->opset, "; kun imports opset 7 and later");
+  // A model of only other domains (training, ai.onnx.ml) has no default opset; its nodes are reported below.
 
   const pb::GraphProto& g = mp.graph();
   std::set<std::string> known;  // values available before any node runs

@@ -146,6 +146,7 @@ Outs op_identity(OpContext& c) { return {c.input(0)}; }
 Outs op_dropout(OpContext& c) {
   // Inference: identity; the optional mask output is all true.
   if (c.has_input(2) && c.input(2).item<bool>()) unsupported(c, "training_mode=1");
+  if (c.opset < 7 && c.attr_i("is_test", 0) == 0) unsupported(c, "is_test=0 (training)");
   Outs r{c.input(0)};
   if (c.n_out > 1) r.push_back(full(c.input(0).shape(), 1.0, DType::bool_));
   return r;
@@ -192,16 +193,30 @@ Outs op_isinf(OpContext& c) {
   })};
 }
 
-Outs op_add(OpContext& c) { return {add(c.input(0), c.input(1))}; }
-Outs op_sub(OpContext& c) { return {sub(c.input(0), c.input(1))}; }
-Outs op_mul(OpContext& c) { return {mul(c.input(0), c.input(1))}; }
+// Before opset 7, binary ops broadcast only with broadcast=1: B's dims line up with A's from `axis`
+// (default: the trailing dims). Returns B reshaped for numpy-style broadcasting.
+Tensor second(const OpContext& c) {
+  const Tensor& b = c.input(1);
+  if (c.opset >= 7 || !c.attr_i("broadcast", 0) || !c.has_attr("axis")) return b;
+  const Tensor& a = c.input(0);
+  int64_t axis = c.attr_i("axis", 0);
+  if (axis < 0) axis += a.dim();
+  std::vector<int64_t> s(a.dim(), 1);
+  KUN_CHECK(axis + b.dim() <= a.dim(), ShapeError, "B ", b.shape(), " does not fit A ", a.shape(), " at axis ", axis);
+  for (int d = 0; d < b.dim(); ++d) s[axis + d] = b.shape()[d];
+  return b.reshape(Shape(s));
+}
+
+Outs op_add(OpContext& c) { return {add(c.input(0), second(c))}; }
+Outs op_sub(OpContext& c) { return {sub(c.input(0), second(c))}; }
+Outs op_mul(OpContext& c) { return {mul(c.input(0), second(c))}; }
 Outs op_div(OpContext& c) {
-  const Tensor &a = c.input(0), &b = c.input(1);
+  const Tensor &a = c.input(0), b = second(c);
   if (is_floating(a.dtype())) return {div(a, b)};
   return {map_binary(a, b, a.dtype(), [](double x, double y) { return y == 0 ? 0.0 : std::trunc(x / y); })};
 }
 Outs op_pow(OpContext& c) {
-  const Tensor &a = c.input(0), &b = c.input(1);
+  const Tensor &a = c.input(0), b = second(c);
   if (is_floating(a.dtype())) return {pow(a, b.to(a.dtype()))};
   return {map_binary(a, b, a.dtype(), [](double x, double y) { return std::pow(x, y); })};
 }
@@ -239,14 +254,14 @@ Outs op_mean(OpContext& c) {
   return {mul(s, 1.0 / static_cast<double>(c.in.size()))};
 }
 
-Outs op_equal(OpContext& c) { return {eq(c.input(0), c.input(1))}; }
-Outs op_less(OpContext& c) { return {lt(c.input(0), c.input(1))}; }
-Outs op_greater(OpContext& c) { return {gt(c.input(0), c.input(1))}; }
+Outs op_equal(OpContext& c) { return {eq(c.input(0), second(c))}; }
+Outs op_less(OpContext& c) { return {lt(c.input(0), second(c))}; }
+Outs op_greater(OpContext& c) { return {gt(c.input(0), second(c))}; }
 Outs op_less_equal(OpContext& c) { return {le(c.input(0), c.input(1))}; }
 Outs op_greater_equal(OpContext& c) { return {ge(c.input(0), c.input(1))}; }
-Outs op_and(OpContext& c) { return {logical_and(c.input(0), c.input(1))}; }
-Outs op_or(OpContext& c) { return {logical_or(c.input(0), c.input(1))}; }
-Outs op_xor(OpContext& c) { return {ne(c.input(0), c.input(1))}; }
+Outs op_and(OpContext& c) { return {logical_and(c.input(0), second(c))}; }
+Outs op_or(OpContext& c) { return {logical_or(c.input(0), second(c))}; }
+Outs op_xor(OpContext& c) { return {ne(c.input(0), second(c))}; }
 Outs op_not(OpContext& c) { return {logical_not(c.input(0))}; }
 Outs op_where(OpContext& c) {
   const Tensor &a = c.input(1), &b = c.input(2);
@@ -381,6 +396,56 @@ Outs op_softmax(OpContext& c) { return softmax_like(c, 0); }
 Outs op_log_softmax(OpContext& c) { return softmax_like(c, 1); }
 Outs op_hardmax(OpContext& c) { return softmax_like(c, 2); }
 
+// ---------------------------------------------------------------- losses
+
+// Negative log-likelihood over (N, C, d...) log-probabilities and (N, d...) class indices.
+Tensor nll(const Tensor& logp_in, const Tensor& target_in, const Tensor& weight_in, const std::string& reduction,
+           std::optional<int64_t> ignore) {
+  KUN_CHECK(logp_in.dim() >= 2, ShapeError, "input must be (N, C, ...), got ", logp_in.shape());
+  const int64_t N = logp_in.shape()[0], C = logp_in.shape()[1], D = logp_in.numel() / std::max<int64_t>(N * C, 1);
+  KUN_CHECK(target_in.numel() == N * D, ShapeError, "target ", target_in.shape(), " does not match input ", logp_in.shape());
+  Tensor lp = logp_in.to(DType::f64).contiguous(), tg = target_in.to(DType::i64).contiguous();
+  Tensor w = weight_in.defined() ? weight_in.to(DType::f64).contiguous() : Tensor();
+  const double* p = lp.data<double>();
+  const int64_t* t = tg.data<int64_t>();
+  std::vector<double> loss(N * D), wsum(N * D);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t d = 0; d < D; ++d) {
+      int64_t cls = t[n * D + d];
+      if (ignore && cls == *ignore) continue;
+      KUN_CHECK(cls >= 0 && cls < C, IndexError, "target class ", cls, " is out of range [0, ", C, ")");
+      double wt = w.defined() ? w.data<double>()[cls] : 1.0;
+      loss[n * D + d] = -p[(n * C + cls) * D + d] * wt;
+      wsum[n * D + d] = wt;
+    }
+  if (reduction == "none") return from_vector(loss, target_in.shape()).to(logp_in.dtype());
+  double total = std::accumulate(loss.begin(), loss.end(), 0.0);
+  if (reduction == "sum") return scalar_tensor(total, logp_in.dtype());
+  KUN_CHECK(reduction == "mean", ValueError, "reduction must be none, sum or mean, got '", reduction, "'");
+  double den = std::accumulate(wsum.begin(), wsum.end(), 0.0);
+  return scalar_tensor(den == 0 ? 0.0 : total / den, logp_in.dtype());
+}
+
+std::optional<int64_t> ignore_index(const OpContext& c) {
+  if (!c.has_attr("ignore_index")) return std::nullopt;
+  return c.attr_i("ignore_index", 0);
+}
+
+Outs op_nll_loss(OpContext& c) {
+  return {nll(c.input(0), c.input(1), c.has_input(2) ? c.input(2) : Tensor(), c.attr_s("reduction", "mean"),
+              ignore_index(c))};
+}
+
+Outs op_softmax_cross_entropy(OpContext& c) {
+  const Tensor& x = c.input(0);
+  Tensor logp = log_softmax(x.to(DType::f64), 1);
+  Tensor loss = nll(logp, c.input(1), c.has_input(2) ? c.input(2) : Tensor(), c.attr_s("reduction", "mean"),
+                    ignore_index(c)).to(x.dtype());
+  Outs r{loss};
+  if (c.n_out > 1) r.push_back(logp.to(x.dtype()));
+  return r;
+}
+
 // ---------------------------------------------------------------- linear algebra
 
 Outs op_matmul(OpContext& c) {
@@ -509,7 +574,8 @@ Outs op_conv_transpose(OpContext& c) {
     if (!out_shape.empty()) {
       out = out_shape[out_shape.size() - nsp + i];
       int64_t total = s[i] * (in - 1) + op[i] + (k[i] - 1) * d[i] + 1 - out;
-      begin = (ap == "SAME_UPPER") ? total / 2 : total - total / 2;
+      int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);  // floor division, as the reference does
+      begin = (ap == "SAME_UPPER") ? half : total - half;
     } else if (ap == "SAME_UPPER" || ap == "SAME_LOWER") {
       out = in * s[i];
       int64_t total = std::max<int64_t>(0, s[i] * (in - 1) + op[i] + (k[i] - 1) * d[i] + 1 - out);
@@ -1423,7 +1489,8 @@ const std::map<std::string, OpFn>& op_registry() {
       {"LSTM", op_lstm}, {"LayerNormalization", op_layer_norm}, {"LeakyRelu", op_leaky_relu}, {"Less", op_less},
       {"LessOrEqual", op_less_equal}, {"Log", op_log}, {"LogSoftmax", op_log_softmax},
       {"LpNormalization", op_lp_norm}, {"MatMul", op_matmul}, {"Max", op_max}, {"MaxPool", op_max_pool},
-      {"Mean", op_mean}, {"Min", op_min}, {"Mish", op_mish}, {"Mod", op_mod}, {"Mul", op_mul}, {"Neg", op_neg},
+      {"Mean", op_mean}, {"NegativeLogLikelihoodLoss", op_nll_loss},
+      {"SoftmaxCrossEntropyLoss", op_softmax_cross_entropy}, {"Min", op_min}, {"Mish", op_mish}, {"Mod", op_mod}, {"Mul", op_mul}, {"Neg", op_neg},
       {"NonZero", op_nonzero}, {"Not", op_not}, {"OneHot", op_one_hot}, {"Or", op_or}, {"PRelu", op_prelu},
       {"Pad", op_pad}, {"Pow", op_pow}, {"RNN", op_rnn}, {"Range", op_range}, {"Reciprocal", op_reciprocal},
       {"ReduceL1", op_reduce_l1}, {"ReduceL2", op_reduce_l2}, {"ReduceLogSum", op_reduce_log_sum},
