@@ -181,7 +181,14 @@ Outs op_shrink(OpContext& c) {
   return {map_elem(c.input(0), [bias, l](double v) { return v < -l ? v + bias : (v > l ? v - bias : 0.0); })};
 }
 Outs op_prelu(OpContext& c) {
-  const Tensor &x = c.input(0), &s = c.input(1);
+  const Tensor& x = c.input(0);
+  Tensor s = c.input(1);
+  // Old exporters give a (C) slope meant for the channel dim; numpy rules would align it with the last dim.
+  if (s.dim() == 1 && x.dim() > 2 && s.numel() == x.shape()[1] && s.numel() != x.shape()[x.dim() - 1]) {
+    Shape cs(std::vector<int64_t>(x.dim() - 1, 1));
+    cs[0] = s.numel();
+    s = s.reshape(cs);
+  }
   return {map_binary(x, s, x.dtype(), [](double v, double a) { return v < 0 ? a * v : v; })};
 }
 Outs op_isnan(OpContext& c) { return {isnan(c.input(0))}; }
@@ -483,7 +490,7 @@ Geometry geometry(OpContext& c, const Tensor& x, std::vector<int64_t> kernel, in
   Geometry g;
   g.nsp = x.dim() - 2;
   KUN_CHECK(x.dim() >= 3, ShapeError, "input must be (N, C, spatial...), got ", x.shape());
-  if (g.nsp > 2) unsupported(c, std::to_string(g.nsp) + "-D spatial input");
+  if (g.nsp > 3) unsupported(c, std::to_string(g.nsp) + "-D spatial input");
   g.kernel = kernel;
   KUN_CHECK(static_cast<int>(g.kernel.size()) == g.nsp, ShapeError, "kernel_shape has ", g.kernel.size(),
             " dims for an input of shape ", x.shape());
@@ -526,11 +533,58 @@ Tensor to2d(const Tensor& x, int nsp) { return nsp == 1 ? x.unsqueeze(2) : x; }
 Tensor from2d(const Tensor& y, int nsp) { return nsp == 1 ? y.squeeze(2) : y; }
 Size2 sz(const std::vector<int64_t>& v, int nsp) { return nsp == 1 ? Size2(1, v[0]) : Size2(v[0], v[1]); }
 
+// 3-D (N, C, D, H, W) runs as 2-D work per output depth: kun's kernels are 1-D / 2-D. x is already padded.
+int64_t out_len(int64_t in, int64_t k, int64_t s, int64_t d) { return (in - ((k - 1) * d + 1)) / s + 1; }
+
+Tensor conv3d(const Tensor& xp, const Tensor& w, const Tensor& b, const Geometry& g, int64_t groups) {
+  const int64_t OD = out_len(xp.shape()[2], g.kernel[0], g.stride[0], g.dil[0]);
+  KUN_CHECK(OD > 0, ShapeError, "kernel ", Shape(g.kernel), " is larger than the padded input ", xp.shape());
+  Conv2dOptions o;
+  o.stride = Size2(g.stride[1], g.stride[2]);
+  o.dilation = Size2(g.dil[1], g.dil[2]);
+  o.groups = groups;
+  std::vector<Tensor> planes;
+  for (int64_t od = 0; od < OD; ++od) {
+    Tensor acc;
+    for (int64_t kd = 0; kd < g.kernel[0]; ++kd) {
+      Tensor y = conv2d(xp.select(2, od * g.stride[0] + kd * g.dil[0]), w.select(2, kd), Tensor(), o);
+      acc = acc.defined() ? add(acc, y) : y;
+    }
+    planes.push_back(acc);
+  }
+  Tensor y = stack(planes, 2);
+  if (b.defined()) y = add(y, b.view({1, b.numel(), 1, 1, 1}));
+  return y;
+}
+
+// Max or plain average (no padding, every cell counts) over 3-D windows of an already padded x.
+Tensor pool3d(const Tensor& xp, const Geometry& g, bool is_max) {
+  const int64_t OD = out_len(xp.shape()[2], g.kernel[0], g.stride[0], g.dil[0]);
+  KUN_CHECK(OD > 0, ShapeError, "kernel ", Shape(g.kernel), " is larger than the padded input ", xp.shape());
+  Pool2dOptions o;
+  o.kernel = Size2(g.kernel[1], g.kernel[2]);
+  o.stride = Size2(g.stride[1], g.stride[2]);
+  o.dilation = Size2(g.dil[1], g.dil[2]);
+  std::vector<Tensor> planes;
+  for (int64_t od = 0; od < OD; ++od) {
+    Tensor acc;
+    for (int64_t kd = 0; kd < g.kernel[0]; ++kd) {
+      Tensor slice = xp.select(2, od * g.stride[0] + kd * g.dil[0]);
+      Tensor y = is_max ? max_pool2d(slice, o) : avg_pool2d(slice, o);
+      acc = !acc.defined() ? y : (is_max ? maximum(acc, y) : add(acc, y));
+    }
+    planes.push_back(is_max ? acc : mul(acc, 1.0 / static_cast<double>(g.kernel[0])));
+  }
+  return stack(planes, 2);
+}
+
 Outs op_conv(OpContext& c) {
   Tensor x = c.input(0), w = c.input(1);
   KUN_CHECK(w.dim() == x.dim(), ShapeError, "weight must have the input's rank ", x.dim(), ", got ", w.shape());
   std::vector<int64_t> k(w.shape().begin() + 2, w.shape().end());
   Geometry g = geometry(c, x, c.attr_ints("kernel_shape", k));
+  if (g.nsp == 3)
+    return {conv3d(pad(x, kun_pads(g)), w, c.has_input(2) ? c.input(2) : Tensor(), g, c.attr_i("group", 1))};
   DType dt = x.dtype();
   if (!is_floating(dt)) unsupported(c, "integer input");
   Tensor b = c.has_input(2) ? c.input(2) : Tensor();
@@ -600,6 +654,11 @@ Outs op_max_pool(OpContext& c) {
   const Tensor& x = c.input(0);
   Geometry g = geometry(c, x, c.attr_ints("kernel_shape"));
   if (c.attr_i("storage_order", 0) != 0 && c.n_out > 1) unsupported(c, "storage_order=1");
+  if (g.nsp == 3) {
+    if (c.attr_i("ceil_mode", 0) || (c.n_out > 1 && !c.node.outputs[1].empty())) unsupported(c, "3-D ceil_mode / Indices");
+    double lowest = -std::numeric_limits<double>::infinity();
+    return {pool3d(pad(x, kun_pads(g), {.mode = PadMode::constant, .value = lowest}), g, true)};
+  }
   Pool2dOptions o;
   o.kernel = sz(g.kernel, g.nsp);
   o.stride = sz(g.stride, g.nsp);
@@ -635,6 +694,14 @@ Outs op_average_pool(OpContext& c) {
   o.stride = sz(g.stride, g.nsp);
   o.ceil_mode = c.attr_i("ceil_mode", 0) != 0;
   const bool include_pad = c.attr_i("count_include_pad", 0) != 0;
+  if (g.nsp == 3) {
+    if (c.attr_i("ceil_mode", 0)) unsupported(c, "3-D ceil_mode");
+    Tensor num = pool3d(pad(x, kun_pads(g)), g, false);
+    Shape one(std::vector<int64_t>(x.dim(), 1));
+    for (int d = 0; d < 3; ++d) one[2 + d] = x.shape()[2 + d];
+    Tensor mask = pad(ones(one, x.dtype()), kun_pads(g), {.mode = PadMode::constant, .value = include_pad ? 1.0 : 0.0});
+    return {div(num, pool3d(mask, g, false))};
+  }
   o.count_include_pad = include_pad;
   bool native = symmetric(g);
   for (int d = 0; d < g.nsp; ++d) native = native && g.pad_begin[d] <= g.kernel[d] / 2;
