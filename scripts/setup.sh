@@ -7,7 +7,8 @@ pkgs=(build-essential cmake ninja-build ccache pkg-config
       libdnnl-dev libopenblas-openmp-dev libomp-dev
       libgtest-dev libbenchmark-dev
       nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libstb-dev libsqlite3-dev zlib1g-dev
-      dataset-fashion-mnist)
+      dataset-fashion-mnist
+      libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata)
 if [[ "${1:-}" == "--peers" ]]; then
   pkgs+=(python3-torch python3-numpy)
 fi
