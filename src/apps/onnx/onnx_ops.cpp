@@ -61,7 +61,6 @@ int64_t norm_axis(int64_t a, int64_t rank, const char* what = "axis") {
   KUN_CHECK(a >= -rank && a < std::max<int64_t>(rank, 1), IndexError, what, " ", a, " is out of range for rank ", rank);
   return a < 0 ? a + rank : a;
 }
-Shape shape_of(const std::vector<int64_t>& v) { return Shape(v); }
 
 // Elementwise function on any dtype: float types directly, integer types through float64.
 template <typename F>
@@ -965,6 +964,12 @@ Outs op_gather_nd(OpContext& c) {
   return {index_select(xf, 0, from_vector(rows)).reshape(Shape(out))};
 }
 
+template <typename T>
+T times(T a, T b) {
+  if constexpr (std::is_same_v<T, bool>) return a && b;
+  else return static_cast<T>(a * b);
+}
+
 Outs op_scatter_elements(OpContext& c) {
   Tensor x = c.input(0).contiguous().clone();
   Tensor idx = c.input(1).to(DType::i64).contiguous(), upd = c.input(2).to(x.dtype()).contiguous();
@@ -989,7 +994,7 @@ Outs op_scatter_elements(OpContext& c) {
         off += coord * xs[d];
       }
       if (red == "add") xp[off] = static_cast<scalar_t>(xp[off] + up[e]);
-      else if (red == "mul") xp[off] = static_cast<scalar_t>(xp[off] * up[e]);
+      else if (red == "mul") xp[off] = times(xp[off], up[e]);
       else xp[off] = up[e];
     }
   });
@@ -1021,7 +1026,7 @@ Outs op_scatter_nd(OpContext& c) {
       for (int64_t e = 0; e < slice; ++e) {
         scalar_t u = up[r * slice + e];
         if (red == "add") xp[off + e] = static_cast<scalar_t>(xp[off + e] + u);
-        else if (red == "mul") xp[off + e] = static_cast<scalar_t>(xp[off + e] * u);
+        else if (red == "mul") xp[off + e] = times(xp[off + e], u);
         else xp[off + e] = u;
       }
     }
@@ -1352,6 +1357,143 @@ Outs op_trilu(OpContext& c) {
 }
 
 
+
+// ---------------------------------------------------------------- Resize / Upsample
+
+struct ResizeMode {
+  std::string mode = "nearest", coord = "half_pixel", nearest = "round_prefer_floor";
+  double cubic_a = -0.75;
+  bool exclude_outside = false;
+};
+
+// Resizes one axis: every output index reads a few taps (index, weight) of the input along `axis`.
+Tensor resize_axis(const Tensor& x, int64_t axis, int64_t out, double scale, const ResizeMode& m) {
+  const int64_t in = x.shape()[axis];
+  std::vector<std::vector<std::pair<int64_t, double>>> taps(out);
+  for (int64_t o = 0; o < out; ++o) {
+    double xo;
+    const double xr = static_cast<double>(o);
+    if (m.coord == "half_pixel") xo = (xr + 0.5) / scale - 0.5;
+    else if (m.coord == "pytorch_half_pixel") xo = out > 1 ? (xr + 0.5) / scale - 0.5 : 0.0;
+    // align_corners divides by the unrounded output length in * scale, as the reference does
+    else if (m.coord == "align_corners") xo = out == 1 ? 0.0 : xr * static_cast<double>(in - 1) / (static_cast<double>(in) * scale - 1);
+    else if (m.coord == "asymmetric") xo = xr / scale;
+    else if (m.coord == "tf_half_pixel_for_nn") xo = (xr + 0.5) / scale;
+    else throw UnsupportedError("coordinate_transformation_mode '" + m.coord + "' is not supported", "Resize");
+    auto clampi = [in](int64_t v) { return std::clamp<int64_t>(v, 0, in - 1); };
+    if (m.mode == "nearest") {
+      double f = std::floor(xo), frac = xo - f;
+      int64_t k;
+      if (m.nearest == "floor") k = static_cast<int64_t>(f);
+      else if (m.nearest == "ceil") k = static_cast<int64_t>(std::ceil(xo));
+      else if (m.nearest == "round_prefer_ceil") k = static_cast<int64_t>(frac >= 0.5 ? f + 1 : f);
+      else k = static_cast<int64_t>(frac > 0.5 ? f + 1 : f);  // round_prefer_floor
+      taps[o].push_back({clampi(k), 1.0});
+    } else if (m.mode == "linear") {
+      double xc = std::clamp(xo, 0.0, static_cast<double>(in - 1));
+      int64_t x0 = static_cast<int64_t>(std::floor(xc));
+      double t = xc - static_cast<double>(x0);
+      taps[o].push_back({clampi(x0), 1 - t});
+      taps[o].push_back({clampi(x0 + 1), t});
+    } else if (m.mode == "cubic") {
+      const double a = m.cubic_a;
+      int64_t x0 = static_cast<int64_t>(std::floor(xo));
+      double t = xo - static_cast<double>(x0);
+      double w[4] = {((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a,
+                     ((a + 2) * t - (a + 3)) * t * t + 1,
+                     ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1,
+                     ((a * (2 - t) - 5 * a) * (2 - t) + 8 * a) * (2 - t) - 4 * a};
+      double total = 0;
+      for (int j = 0; j < 4; ++j) {
+        int64_t k = x0 - 1 + j;
+        if (m.exclude_outside && (k < 0 || k >= in)) continue;
+        taps[o].push_back({clampi(k), w[j]});
+        total += w[j];
+      }
+      if (m.exclude_outside && total != 0)
+        for (auto& tp : taps[o]) tp.second /= total;
+    } else {
+      throw UnsupportedError("mode '" + m.mode + "' is not supported", "Resize");
+    }
+  }
+  size_t ntaps = 0;
+  for (const auto& t : taps) ntaps = std::max(ntaps, t.size());
+  Shape ws(std::vector<int64_t>(x.dim(), 1));
+  ws[static_cast<int>(axis)] = out;
+  Tensor xf = is_floating(x.dtype()) ? x : x.to(DType::f32);
+  Tensor acc;
+  for (size_t j = 0; j < ntaps; ++j) {
+    std::vector<int64_t> idx(out);
+    std::vector<double> w(out);
+    for (int64_t o = 0; o < out; ++o) {
+      if (j < taps[o].size()) {
+        idx[o] = taps[o][j].first;
+        w[o] = taps[o][j].second;
+      } else {
+        idx[o] = 0;
+        w[o] = 0;
+      }
+    }
+    Tensor g = index_select(xf, axis, from_vector(idx));
+    if (m.mode == "nearest") return g.to(x.dtype());
+    Tensor term = mul(g, from_vector(w, ws).to(xf.dtype()));
+    acc = acc.defined() ? add(acc, term) : term;
+  }
+  return acc.to(x.dtype());
+}
+
+Tensor resize_all(const Tensor& x, const std::vector<int64_t>& sizes, const std::vector<double>& scales,
+                  const ResizeMode& m) {
+  Tensor y = x;
+  for (int d = 0; d < x.dim(); ++d)
+    if (sizes[d] != x.shape()[d] || scales[d] != 1.0) y = resize_axis(y, d, sizes[d], scales[d], m);
+  return y;
+}
+
+Outs op_resize(OpContext& c) {
+  const Tensor& x = c.input(0);
+  ResizeMode m;
+  m.mode = c.attr_s("mode", "nearest");
+  std::vector<double> scales;
+  std::vector<int64_t> sizes;
+  if (c.opset < 11) {  // Resize-10: (X, scales), asymmetric coordinates, nearest rounds down
+    m.coord = "asymmetric";
+    m.nearest = "floor";
+    scales = c.input(1).to_vector<double>();
+  } else {
+    m.coord = c.attr_s("coordinate_transformation_mode", "half_pixel");
+    m.nearest = c.attr_s("nearest_mode", "round_prefer_floor");
+    m.cubic_a = c.attr_f("cubic_coeff_a", -0.75);
+    m.exclude_outside = c.attr_i("exclude_outside", 0) != 0;
+    if (c.has_input(3) && c.input(3).numel() > 0) sizes = ints_of(c.input(3));
+    else if (c.has_input(2) && c.input(2).numel() > 0) scales = c.input(2).to_vector<double>();
+  }
+  if (m.coord == "tf_crop_and_resize") unsupported(c, "coordinate_transformation_mode 'tf_crop_and_resize'");
+  if (c.has_attr("axes") || c.attr_i("keep_aspect_ratio_policy", 0)) unsupported(c, "axes / keep_aspect_ratio_policy");
+  const int r = x.dim();
+  if (!sizes.empty()) {
+    KUN_CHECK(static_cast<int>(sizes.size()) == r, ShapeError, "sizes must have ", r, " values, got ", sizes.size());
+    for (int d = 0; d < r; ++d) scales.push_back(static_cast<double>(sizes[d]) / static_cast<double>(x.shape()[d]));
+  } else {
+    KUN_CHECK(static_cast<int>(scales.size()) == r, ShapeError, "scales must have ", r, " values, got ", scales.size());
+    for (int d = 0; d < r; ++d) sizes.push_back(static_cast<int64_t>(std::floor(static_cast<double>(x.shape()[d]) * scales[d])));
+  }
+  return {resize_all(x, sizes, scales, m)};
+}
+
+Outs op_upsample(OpContext& c) {
+  const Tensor& x = c.input(0);
+  ResizeMode m;
+  m.mode = c.attr_s("mode", "nearest");
+  m.coord = "asymmetric";
+  m.nearest = "floor";
+  std::vector<double> scales = c.opset >= 9 ? c.input(1).to_vector<double>() : c.attr_floats("scales");
+  KUN_CHECK(static_cast<int>(scales.size()) == x.dim(), ShapeError, "scales must have ", x.dim(), " values");
+  std::vector<int64_t> sizes;
+  for (int d = 0; d < x.dim(); ++d) sizes.push_back(static_cast<int64_t>(std::floor(static_cast<double>(x.shape()[d]) * scales[d])));
+  return {resize_all(x, sizes, scales, m)};
+}
+
 // ---------------------------------------------------------------- recurrent layers
 
 Tensor activation(const std::string& name, const Tensor& x) {
@@ -1563,7 +1705,7 @@ const std::map<std::string, OpFn>& op_registry() {
       {"ReduceL1", op_reduce_l1}, {"ReduceL2", op_reduce_l2}, {"ReduceLogSum", op_reduce_log_sum},
       {"ReduceLogSumExp", op_reduce_log_sum_exp}, {"ReduceMax", op_reduce_max}, {"ReduceMean", op_reduce_mean},
       {"ReduceMin", op_reduce_min}, {"ReduceProd", op_reduce_prod}, {"ReduceSum", op_reduce_sum},
-      {"ReduceSumSquare", op_reduce_sum_square}, {"Relu", op_relu}, {"Reshape", op_reshape}, {"Round", op_round},
+      {"ReduceSumSquare", op_reduce_sum_square}, {"Relu", op_relu}, {"Reshape", op_reshape}, {"Resize", op_resize}, {"Upsample", op_upsample}, {"Round", op_round},
       {"ScatterElements", op_scatter_elements}, {"ScatterND", op_scatter_nd}, {"Selu", op_selu}, {"Shape", op_shape},
       {"Shrink", op_shrink}, {"Sigmoid", op_sigmoid}, {"Sign", op_sign}, {"Sin", op_sin}, {"Sinh", op_sinh},
       {"Size", op_size}, {"Slice", op_slice}, {"Softmax", op_softmax}, {"Softplus", op_softplus},
