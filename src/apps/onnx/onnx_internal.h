@@ -36,6 +36,12 @@ struct OpContext {
   int64_t opset;
   std::vector<Tensor> in;  // undefined Tensor() for omitted optional inputs
   size_t n_out;            // number of outputs the node declares
+  // Sequence values (SequenceConstruct, SplitToSequence ...): seq_in[k] is set when input k is a
+  // sequence; an op producing a sequence for output k fills seq_out[k] (and leaves that tensor undefined).
+  std::vector<const std::vector<Tensor>*> seq_in = {};
+  std::map<size_t, std::vector<Tensor>> seq_out = {};
+
+  const std::vector<Tensor>& sequence(size_t k) const;  // throws when input k is not a sequence
 
   bool has_input(size_t k) const { return k < in.size() && in[k].defined(); }
   const Tensor& input(size_t k) const;  // throws when missing

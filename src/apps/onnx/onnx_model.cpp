@@ -381,11 +381,23 @@ std::map<std::string, Tensor> Model::run(const std::map<std::string, Tensor>& in
   }
   std::set<std::string> keep;
   for (const auto& o : m.outputs) keep.insert(o.name);
+  std::unordered_map<std::string, std::vector<Tensor>> seqs;  // sequence-typed values
   for (size_t k = 0; k < m.nodes.size(); ++k) {
     const Node& node = m.nodes[k];
     detail::OpContext ctx{node, m.opset, {}, node.outputs.size()};
     ctx.in.reserve(node.inputs.size());
-    for (const auto& name : node.inputs) ctx.in.push_back(name.empty() ? Tensor() : env.at(name));
+    ctx.seq_in.assign(node.inputs.size(), nullptr);
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      const std::string& name = node.inputs[i];
+      if (name.empty()) {
+        ctx.in.emplace_back();
+      } else if (auto s = seqs.find(name); s != seqs.end()) {
+        ctx.in.emplace_back();
+        ctx.seq_in[i] = &s->second;
+      } else {
+        ctx.in.push_back(env.at(name));
+      }
+    }
     std::vector<Tensor> outs;
     try {
       outs = m.fns[k](ctx);
@@ -402,16 +414,27 @@ std::map<std::string, Tensor> Model::run(const std::map<std::string, Tensor>& in
     }
     for (size_t o = 0; o < node.outputs.size(); ++o) {
       if (node.outputs[o].empty()) continue;
-      require_supported(o < outs.size() && outs[o].defined(), node.op_type, "onnx: node '", node.name, "' (", node.op_type, "): output ", o, " is not implemented");
+      if (auto s = ctx.seq_out.find(o); s != ctx.seq_out.end()) {
+        seqs[node.outputs[o]] = std::move(s->second);
+        continue;
+      }
+      require_supported(o < outs.size() && outs[o].defined(), node.op_type, "onnx: node '", node.name, "' (",
+                        node.op_type, "): output ", o, " is not implemented");
       env[node.outputs[o]] = std::move(outs[o]);
     }
     // Free values no later node reads (keeps peak memory near the live set).
     for (const auto& name : node.inputs) {
       if (name.empty() || keep.count(name) || m.weights.count(name)) continue;
       auto it = m.last_use.find(name);
-      if (it != m.last_use.end() && it->second == k) env.erase(name);
+      if (it != m.last_use.end() && it->second == k) {
+        env.erase(name);
+        seqs.erase(name);
+      }
     }
   }
+  for (const auto& o : m.outputs)
+    require_supported(!seqs.count(o.name), "sequence output", "onnx: graph output '", o.name,
+                      "' is a sequence, which kun does not return");
   std::map<std::string, Tensor> result;
   for (const auto& o : m.outputs) result[o.name] = env.at(o.name);
   return result;

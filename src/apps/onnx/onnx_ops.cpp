@@ -48,6 +48,11 @@ std::vector<double> OpContext::attr_floats(const std::string& a, const std::vect
   return p ? p->floats_val : def;
 }
 
+const std::vector<Tensor>& OpContext::sequence(size_t k) const {
+  KUN_CHECK(k < seq_in.size() && seq_in[k], TypeError, "input ", k, " must be a sequence");
+  return *seq_in[k];
+}
+
 namespace {
 
 using Outs = std::vector<Tensor>;
@@ -1494,6 +1499,74 @@ Outs op_upsample(OpContext& c) {
   return {resize_all(x, sizes, scales, m)};
 }
 
+// ---------------------------------------------------------------- sequences
+
+Outs seq_result(OpContext& c, std::vector<Tensor> s) {
+  c.seq_out[0] = std::move(s);
+  return {};
+}
+int64_t seq_pos(const OpContext& c, size_t k, int64_t n, bool insert) {
+  if (!c.has_input(k)) return insert ? n : n - 1;
+  int64_t p = ints_of(c.input(k))[0];
+  if (p < 0) p += n;
+  KUN_CHECK(p >= 0 && (insert ? p <= n : p < n), IndexError, "position ", p, " is out of range for a sequence of ", n);
+  return p;
+}
+Outs op_sequence_empty(OpContext& c) { return seq_result(c, {}); }
+Outs op_sequence_construct(OpContext& c) { return seq_result(c, c.in); }
+Outs op_sequence_insert(OpContext& c) {
+  std::vector<Tensor> s = c.sequence(0);
+  s.insert(s.begin() + seq_pos(c, 2, static_cast<int64_t>(s.size()), true), c.input(1));
+  return seq_result(c, std::move(s));
+}
+Outs op_sequence_erase(OpContext& c) {
+  std::vector<Tensor> s = c.sequence(0);
+  s.erase(s.begin() + seq_pos(c, 1, static_cast<int64_t>(s.size()), false));
+  return seq_result(c, std::move(s));
+}
+Outs op_sequence_at(OpContext& c) {
+  const auto& s = c.sequence(0);
+  return {s[seq_pos(c, 1, static_cast<int64_t>(s.size()), false)]};
+}
+Outs op_sequence_length(OpContext& c) {
+  return {scalar_tensor(static_cast<double>(c.sequence(0).size()), DType::i64)};
+}
+Outs op_concat_from_sequence(OpContext& c) {
+  const auto& s = c.sequence(0);
+  KUN_CHECK(!s.empty(), ValueError, "the sequence is empty");
+  const bool new_axis = c.attr_i("new_axis", 0) != 0;
+  int64_t axis = norm_axis(c.attr_i("axis"), s[0].dim() + (new_axis ? 1 : 0));
+  return {new_axis ? stack(s, axis) : concat(s, axis)};
+}
+Outs op_split_to_sequence(OpContext& c) {
+  const Tensor& x = c.input(0);
+  const int64_t axis = norm_axis(c.attr_i("axis", 0), x.dim());
+  const bool keep = c.attr_i("keepdims", 1) != 0;
+  const int64_t len = x.shape()[axis];
+  std::vector<int64_t> sizes;
+  if (c.has_input(1)) {
+    Tensor sp = c.input(1);
+    if (sp.dim() == 0) {
+      int64_t each = sp.item<int64_t>();
+      for (int64_t at = 0; at < len; at += each) sizes.push_back(std::min(each, len - at));
+    } else {
+      sizes = ints_of(sp);
+    }
+  }
+  std::vector<Tensor> out;
+  if (sizes.empty()) {
+    for (int64_t k = 0; k < len; ++k) out.push_back(keep ? x.narrow(axis, k, 1) : x.select(axis, k));
+  } else {
+    int64_t at = 0;
+    for (int64_t s : sizes) {
+      KUN_CHECK(s >= 0 && at + s <= len, ShapeError, "split sizes exceed dim ", axis, " of ", x.shape());
+      out.push_back(x.narrow(axis, at, s));
+      at += s;
+    }
+  }
+  return seq_result(c, std::move(out));
+}
+
 // ---------------------------------------------------------------- recurrent layers
 
 Tensor activation(const std::string& name, const Tensor& x) {
@@ -1685,7 +1758,11 @@ const std::map<std::string, OpFn>& op_registry() {
       {"ArgMax", op_argmax}, {"ArgMin", op_argmin}, {"Asin", op_asin}, {"Asinh", op_asinh}, {"Atan", op_atan},
       {"Atanh", op_atanh}, {"AveragePool", op_average_pool}, {"BatchNormalization", op_batch_norm},
       {"Cast", op_cast}, {"CastLike", op_cast_like}, {"Ceil", op_ceil}, {"Celu", op_celu}, {"Clip", op_clip},
-      {"Concat", op_concat}, {"Constant", op_constant}, {"ConstantOfShape", op_constant_of_shape}, {"Conv", op_conv},
+      {"Concat", op_concat}, {"ConcatFromSequence", op_concat_from_sequence},
+      {"SequenceAt", op_sequence_at}, {"SequenceConstruct", op_sequence_construct},
+      {"SequenceEmpty", op_sequence_empty}, {"SequenceErase", op_sequence_erase},
+      {"SequenceInsert", op_sequence_insert}, {"SequenceLength", op_sequence_length},
+      {"SplitToSequence", op_split_to_sequence}, {"Constant", op_constant}, {"ConstantOfShape", op_constant_of_shape}, {"Conv", op_conv},
       {"ConvTranspose", op_conv_transpose}, {"Cos", op_cos}, {"Cosh", op_cosh}, {"CumSum", op_cumsum},
       {"DepthToSpace", op_depth_to_space}, {"Div", op_div}, {"Dropout", op_dropout}, {"Elu", op_elu},
       {"Equal", op_equal}, {"Erf", op_erf}, {"Exp", op_exp}, {"Expand", op_expand}, {"EyeLike", op_eye_like},
