@@ -1499,6 +1499,74 @@ Outs op_upsample(OpContext& c) {
   return {resize_all(x, sizes, scales, m)};
 }
 
+// ---------------------------------------------------------------- more indexing and math
+
+Outs op_compress(OpContext& c) {
+  Tensor x = c.input(0);
+  std::vector<double> cond = c.input(1).to_vector<double>();
+  int64_t axis = 0;
+  if (c.has_attr("axis")) axis = norm_axis(c.attr_i("axis"), x.dim());
+  else x = x.reshape({x.numel()});
+  std::vector<int64_t> idx;
+  for (size_t k = 0; k < cond.size() && static_cast<int64_t>(k) < x.shape()[axis]; ++k)
+    if (cond[k] != 0) idx.push_back(static_cast<int64_t>(k));
+  return {index_select(x, axis, from_vector(idx))};
+}
+
+Outs op_mean_variance_norm(OpContext& c) {
+  const Tensor& x = c.input(0);
+  std::vector<int64_t> axes = c.attr_ints("axes", {0, 2, 3});
+  for (auto& a : axes) a = norm_axis(a, x.dim());
+  Tensor m = mean(x, axes, true);
+  Tensor v = var(x, axes, {.correction = 0, .keepdim = true});
+  return {div(sub(x, m), add(sqrt(v), 1e-9))};
+}
+
+Outs op_reverse_sequence(OpContext& c) {
+  const Tensor& x = c.input(0);
+  std::vector<int64_t> lens = ints_of(c.input(1));
+  const int64_t batch_axis = c.attr_i("batch_axis", 1), time_axis = c.attr_i("time_axis", 0);
+  Tensor y = x.contiguous().clone();
+  for (int64_t b = 0; b < static_cast<int64_t>(lens.size()); ++b) {
+    int64_t L = std::clamp<int64_t>(lens[b], 0, x.shape()[time_axis]);
+    if (L <= 1) continue;
+    Tensor src = x.select(batch_axis, b);
+    int64_t t_axis = time_axis > batch_axis ? time_axis - 1 : time_axis;
+    y.select(batch_axis, b).narrow(t_axis, 0, L).copy_(flip(src.narrow(t_axis, 0, L), t_axis));
+  }
+  return {y};
+}
+
+Outs op_det(OpContext& c) {
+  const Tensor& x = c.input(0);
+  KUN_CHECK(x.dim() >= 2 && x.shape()[x.dim() - 1] == x.shape()[x.dim() - 2], ShapeError,
+            "input must be (..., M, M), got ", x.shape());
+  const int64_t M = x.shape()[x.dim() - 1], batch = x.numel() / std::max<int64_t>(M * M, 1);
+  std::vector<double> a = x.to_vector<double>(), out(batch);
+  for (int64_t b = 0; b < batch; ++b) {
+    double* m = a.data() + b * M * M;
+    double det = 1;
+    for (int64_t col = 0; col < M; ++col) {  // Gaussian elimination with partial pivoting
+      int64_t piv = col;
+      for (int64_t r = col + 1; r < M; ++r)
+        if (std::fabs(m[r * M + col]) > std::fabs(m[piv * M + col])) piv = r;
+      if (m[piv * M + col] == 0) { det = 0; break; }
+      if (piv != col) {
+        for (int64_t k = 0; k < M; ++k) std::swap(m[piv * M + k], m[col * M + k]);
+        det = -det;
+      }
+      det *= m[col * M + col];
+      for (int64_t r = col + 1; r < M; ++r) {
+        double f = m[r * M + col] / m[col * M + col];
+        for (int64_t k = col; k < M; ++k) m[r * M + k] -= f * m[col * M + k];
+      }
+    }
+    out[b] = det;
+  }
+  std::vector<int64_t> s(x.shape().begin(), x.shape().end() - 2);
+  return {from_vector(out, Shape(s)).to(x.dtype())};
+}
+
 // ---------------------------------------------------------------- sequences
 
 Outs seq_result(OpContext& c, std::vector<Tensor> s) {
@@ -1758,7 +1826,9 @@ const std::map<std::string, OpFn>& op_registry() {
       {"ArgMax", op_argmax}, {"ArgMin", op_argmin}, {"Asin", op_asin}, {"Asinh", op_asinh}, {"Atan", op_atan},
       {"Atanh", op_atanh}, {"AveragePool", op_average_pool}, {"BatchNormalization", op_batch_norm},
       {"Cast", op_cast}, {"CastLike", op_cast_like}, {"Ceil", op_ceil}, {"Celu", op_celu}, {"Clip", op_clip},
-      {"Concat", op_concat}, {"ConcatFromSequence", op_concat_from_sequence},
+      {"Compress", op_compress}, {"Concat", op_concat}, {"Det", op_det},
+      {"MeanVarianceNormalization", op_mean_variance_norm}, {"ReverseSequence", op_reverse_sequence},
+      {"Scatter", op_scatter_elements}, {"ConcatFromSequence", op_concat_from_sequence},
       {"SequenceAt", op_sequence_at}, {"SequenceConstruct", op_sequence_construct},
       {"SequenceEmpty", op_sequence_empty}, {"SequenceErase", op_sequence_erase},
       {"SequenceInsert", op_sequence_insert}, {"SequenceLength", op_sequence_length},
