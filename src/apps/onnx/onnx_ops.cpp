@@ -149,7 +149,8 @@ Outs op_identity(OpContext& c) { return {c.input(0)}; }
 
 Outs op_dropout(OpContext& c) {
   // Inference: identity; the optional mask output is all true.
-  if (c.has_input(2) && c.input(2).item<bool>()) unsupported(c, "training_mode=1");
+  const double ratio = c.has_input(1) ? c.input(1).item_double() : c.attr_f("ratio", 0.5);
+  if (c.has_input(2) && c.input(2).item<bool>() && ratio != 0) unsupported(c, "training_mode=1 with ratio > 0");
   if (c.opset < 7 && c.attr_i("is_test", 0) == 0) unsupported(c, "is_test=0 (training)");
   Outs r{c.input(0)};
   if (c.n_out > 1) r.push_back(full(c.input(0).shape(), 1.0, DType::bool_));
@@ -609,7 +610,7 @@ Outs op_conv_transpose(OpContext& c) {
   Tensor x = c.input(0), w = c.input(1);
   KUN_CHECK(w.dim() == x.dim(), ShapeError, "weight must have the input's rank ", x.dim(), ", got ", w.shape());
   const int nsp = x.dim() - 2;
-  if (nsp < 1 || nsp > 2) unsupported(c, std::to_string(nsp) + "-D spatial input");
+  if (nsp < 1 || nsp > 3) unsupported(c, std::to_string(nsp) + "-D spatial input");
   std::vector<int64_t> k = c.attr_ints("kernel_shape", std::vector<int64_t>(w.shape().begin() + 2, w.shape().end()));
   std::vector<int64_t> s = c.attr_ints("strides", std::vector<int64_t>(nsp, 1));
   std::vector<int64_t> d = c.attr_ints("dilations", std::vector<int64_t>(nsp, 1));
@@ -623,7 +624,28 @@ Outs op_conv_transpose(OpContext& c) {
   o.stride = sz(s, nsp);
   o.dilation = sz(d, nsp);
   o.groups = groups;
-  Tensor y = from2d(conv_transpose2d(to2d(x, nsp), to2d(w, nsp), Tensor(), o), nsp);
+  Tensor y;
+  if (nsp == 3) {
+    // Depth by hand: input depth i with kernel depth kd lands on output depth i * s + kd * d.
+    o.stride = Size2(s[1], s[2]);
+    o.dilation = Size2(d[1], d[2]);
+    const int64_t ID = x.shape()[2], FD = (ID - 1) * s[0] + (k[0] - 1) * d[0] + 1;
+    std::vector<Tensor> planes(FD);
+    for (int64_t i = 0; i < ID; ++i)
+      for (int64_t kd = 0; kd < k[0]; ++kd) {
+        Tensor p = conv_transpose2d(x.select(2, i), w.select(2, kd), Tensor(), o);
+        Tensor& dst = planes[i * s[0] + kd * d[0]];
+        dst = dst.defined() ? add(dst, p) : p;
+      }
+    Tensor zero;
+    for (auto& p : planes)
+      if (p.defined()) zero = zeros_like(p);
+    for (auto& p : planes)
+      if (!p.defined()) p = zero;
+    y = stack(planes, 2);
+  } else {
+    y = from2d(conv_transpose2d(to2d(x, nsp), to2d(w, nsp), Tensor(), o), nsp);
+  }
   std::vector<int64_t> kp;  // kun::pad list, last dim first
   for (int i = nsp - 1; i >= 0; --i) {
     int64_t in = x.shape()[2 + i];
@@ -657,7 +679,7 @@ Outs op_conv_transpose(OpContext& c) {
 Outs op_max_pool(OpContext& c) {
   const Tensor& x = c.input(0);
   Geometry g = geometry(c, x, c.attr_ints("kernel_shape"));
-  if (c.attr_i("storage_order", 0) != 0 && c.n_out > 1) unsupported(c, "storage_order=1");
+  const bool column_major = c.attr_i("storage_order", 0) != 0;
   if (g.nsp == 3) {
     if (c.attr_i("ceil_mode", 0) || (c.n_out > 1 && !c.node.outputs[1].empty())) unsupported(c, "3-D ceil_mode / Indices");
     double lowest = -std::numeric_limits<double>::infinity();
@@ -685,6 +707,13 @@ Outs op_max_pool(OpContext& c) {
     // kun's indices are offsets within one (H, W) plane; ONNX's count over the whole tensor.
     const int64_t N = x.shape()[0], C = x.shape()[1], plane = x.numel() / std::max<int64_t>(N * C, 1);
     Tensor base = mul(arange(N * C), plane).view({N, C, 1, 1});
+    if (column_major && g.nsp == 2) {  // (h, w) -> w * H + h
+      const int64_t H = x.shape()[2], W = x.shape()[3];
+      idx = map_elem(idx, [H, W](double v) {
+        int64_t i = static_cast<int64_t>(v);
+        return static_cast<double>((i % W) * H + i / W);
+      });
+    }
     return {from2d(y, g.nsp).to(x.dtype()), from2d(add(idx, base), g.nsp)};
   }
   return {from2d(max_pool2d(x2, o), g.nsp).to(x.dtype())};
