@@ -8,9 +8,10 @@ pkgs=(build-essential cmake ninja-build ccache pkg-config
       libgtest-dev libbenchmark-dev
       nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libstb-dev libsqlite3-dev zlib1g-dev
       libsndfile1-dev libsamplerate0-dev libfftw3-dev
-      dataset-fashion-mnist)
+      dataset-fashion-mnist
+      libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata)
 if [[ "${1:-}" == "--peers" ]]; then
-  pkgs+=(python3-torch python3-numpy python3-torchaudio)
+  pkgs+=(python3-torch python3-numpy python3-torchaudio python3-regex)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
