@@ -54,7 +54,7 @@ TEST(SpeechFeatures, SpectrogramNoCenterWithPad) {
 
 TEST(SpeechFeatures, SpectrogramConstantPadModePower15) {
   Tensor y = spectrogram(signal("spec_constant_pad_mode"),
-                         {.n_fft = 32, .hop_length = 16, .power = 1.5, .pad_mode = PadMode::constant});
+                         {.n_fft = 32, .hop_length = 16, .power = 1.5, .pad_mode = speech::PadMode::constant});
   EXPECT_TRUE(rel_close(y, output(golden_case("speech", "spec_constant_pad_mode"), "y")));
 }
 
