@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -361,4 +362,29 @@ TEST(TrainModel, CorruptFilesAreClearErrors) {
   KUN_EXPECT_ERROR(train::Model::load(path), path.c_str(), "do not fit the architecture");
   std::remove(path.c_str());
   KUN_EXPECT_ERROR(train::Model::load(path), path.c_str());
+}
+
+TEST(TrainModel, ProgressOutput) {
+  Blobs d = blobs(40);
+  train::Model m = compiled();
+  auto run = [&](int verbose) {
+    FILE* f = std::tmpfile();
+    m.fit(d.x, d.y, {.epochs = 2, .batch_size = 8, .validation_split = 0.25, .verbose = verbose, .progress_out = f});
+    std::rewind(f);
+    std::string text;
+    for (int c; (c = std::fgetc(f)) != EOF;) text += static_cast<char>(c);
+    std::fclose(f);
+    return text;
+  };
+  // verbose 2: one line per epoch with the training and validation figures.
+  std::string two = run(2);
+  EXPECT_EQ(std::count(two.begin(), two.end(), '\n'), 2);
+  EXPECT_NE(two.find("Epoch 2/2 - "), std::string::npos) << two;
+  EXPECT_NE(two.find("val_accuracy: "), std::string::npos) << two;
+  // verbose 1 (not a terminal): the epoch header, then the final bar line of each epoch.
+  std::string one = run(1);
+  EXPECT_NE(one.find("Epoch 1/2\n"), std::string::npos) << one;
+  EXPECT_NE(one.find("4/4 [==============================]"), std::string::npos) << one;
+  EXPECT_NE(one.find(" - loss: "), std::string::npos) << one;
+  EXPECT_EQ(run(0), "");
 }
