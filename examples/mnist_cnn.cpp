@@ -2,7 +2,7 @@
 //   Conv2D 32 3x3 relu -> MaxPool 2 -> Flatten -> Dense 128 relu -> Dense 10 (logits),
 //   Adam 1e-3, sparse categorical cross-entropy, 5 epochs of batch 64.
 //
-//   kun_example_mnist_cnn [MNIST_DIR] [--strong] [--epochs N]
+//   example_mnist_cnn [MNIST_DIR] [--strong] [--epochs N]
 //
 // MNIST_DIR defaults to $KUN_DATA_DIR, else ../shared/data/mnist. --strong trains a bigger net
 // (two conv blocks with batch norm and dropout, shift/rotation augmentation, a cosine LR schedule)
