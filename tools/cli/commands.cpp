@@ -19,6 +19,7 @@
 #include "kun/data/image.h"
 #include "kun/data/npy.h"
 #include "kun/nn/summary.h"
+#include "kun/tensor/ops.h"
 #include "kun/train/config.h"
 #include "kun/train/model.h"
 #include "kun/train/plot.h"
