@@ -133,7 +133,7 @@ RunStore::RunStore(const std::string& path) : impl_(std::make_unique<Impl>()), p
 
 RunStore::~RunStore() = default;
 
-int64_t RunStore::begin_run(const RunStart& s) {
+int64_t RunStore::begin_run(const RunSpec& s) {
   Stmt st(impl_->db, path_,
           "INSERT INTO runs (name, status, config, config_path, command, started_unix) VALUES (?, 'running', ?, ?, ?, ?)");
   st.bind(1, s.name).bind(2, s.config).bind(3, s.config_path).bind(4, s.command).bind(5, now_unix());
@@ -141,7 +141,7 @@ int64_t RunStore::begin_run(const RunStart& s) {
   return sqlite3_last_insert_rowid(impl_->db);
 }
 
-void RunStore::log_epoch(int64_t run, const EpochRecord& e) {
+void RunStore::log_epoch(int64_t run, const EpochRow& e) {
   sqlite3_exec(impl_->db, "BEGIN", nullptr, nullptr, nullptr);
   try {
     Stmt st(impl_->db, path_, "INSERT OR REPLACE INTO epochs (run_id, epoch, seconds) VALUES (?, ?, ?)");
@@ -234,11 +234,11 @@ RunInfo RunStore::get(int64_t id) const {
   return r;
 }
 
-std::vector<EpochRecord> RunStore::epochs(int64_t id) const {
-  std::vector<EpochRecord> out;
+std::vector<EpochRow> RunStore::epochs(int64_t id) const {
+  std::vector<EpochRow> out;
   Stmt s(impl_->db, path_, "SELECT epoch, seconds FROM epochs WHERE run_id = ? ORDER BY epoch");
   s.bind(1, id);
-  while (s.step()) out.push_back(EpochRecord{int(s.i64(0)), s.f64(1), {}});
+  while (s.step()) out.push_back(EpochRow{int(s.i64(0)), s.f64(1), {}});
   Stmt m(impl_->db, path_, "SELECT epoch, name, value FROM metrics WHERE run_id = ? ORDER BY epoch");
   m.bind(1, id);
   while (m.step()) {
@@ -251,10 +251,10 @@ std::vector<EpochRecord> RunStore::epochs(int64_t id) const {
 
 // ---------------- recorder ----------------
 
-void RunRecorder::on_epoch_begin(Model&, int) { t0_ = now_unix(); }
+void RunDbRecorder::on_epoch_begin(Model&, int) { t0_ = now_unix(); }
 
-void RunRecorder::on_epoch_end(Model&, int epoch, const Logs& logs) {
-  EpochRecord e;
+void RunDbRecorder::on_epoch_end(Model&, int epoch, const Logs& logs) {
+  EpochRow e;
   e.epoch = epoch + 1;  // fit counts from 0; records read like the progress display
   e.seconds = t0_ > 0 ? now_unix() - t0_ : 0.0;
   e.metrics = logs;
@@ -316,7 +316,7 @@ std::string format_run_list(const std::vector<RunInfo>& runs) {
   return os.str();
 }
 
-std::string format_run(const RunInfo& r, const std::vector<EpochRecord>& epochs) {
+std::string format_run(const RunInfo& r, const std::vector<EpochRow>& epochs) {
   std::ostringstream os;
   os << "run " << r.id << ": " << r.name << "\n";
   os << "  status:   " << r.status << (r.error.empty() ? "" : " (" + r.error + ")") << "\n";
@@ -354,8 +354,8 @@ std::string format_run(const RunInfo& r, const std::vector<EpochRecord>& epochs)
   return os.str();
 }
 
-std::string format_compare(const RunInfo& a, const std::vector<EpochRecord>& ea, const RunInfo& b,
-                           const std::vector<EpochRecord>& eb) {
+std::string format_compare(const RunInfo& a, const std::vector<EpochRow>& ea, const RunInfo& b,
+                           const std::vector<EpochRow>& eb) {
   std::ostringstream os;
   const size_t w = 30;
   os << pad("", w) << pad("run " + std::to_string(a.id), 18) << "run " << b.id << "\n";

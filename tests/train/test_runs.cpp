@@ -72,7 +72,7 @@ TEST(Runs, RecordListShowCompare) {
   EXPECT_FALSE(ra.finished_at.empty());
   EXPECT_EQ(db.get(b).error, "mnist: missing train-images");
 
-  std::vector<EpochRecord> ea = db.epochs(a);
+  std::vector<EpochRow> ea = db.epochs(a);
   ASSERT_EQ(ea.size(), 2u);
   EXPECT_EQ(ea[1].epoch, 2);
   EXPECT_DOUBLE_EQ(ea[1].seconds, 3.0);

@@ -226,7 +226,7 @@ int train(const TrainArgs& a) {
     fo.verbose = rc.train.verbose;
     fo.transform = train::make_augmentation(rc.data);
     fo.callbacks = train::build_callbacks(rc.train);
-    if (store) fo.callbacks.push_back(std::make_shared<train::RunRecorder>(*store, run));
+    if (store) fo.callbacks.push_back(std::make_shared<train::RunDbRecorder>(*store, run));
     t0 = std::chrono::steady_clock::now();
     train::History h = model.fit(d.train, fo);
     const double fit_seconds = seconds_since(t0);
@@ -385,7 +385,7 @@ int runs(const RunsArgs& a) {
     std::fputs(train::format_compare(r1, store.epochs(r1.id), r2, store.epochs(r2.id)).c_str(), stdout);
   } else if (a.action == "plot") {
     train::RunInfo r = store.get(a.ids[0]);
-    std::vector<train::EpochRecord> eps = store.epochs(r.id);
+    std::vector<train::EpochRow> eps = store.epochs(r.id);
     KUN_CHECK(!eps.empty(), ValueError, "run ", r.id, " has no epochs recorded (status ", r.status, ")");
     // One panel per quantity: loss first, then each metric; val_ curves dashed in the same panel.
     std::vector<std::string> names;

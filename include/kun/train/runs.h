@@ -4,7 +4,7 @@
 //
 //   RunStore db("runs/kun.db");
 //   int64_t id = db.begin_run({.name = "mnist_cnn", .config = rc.raw.dump()});
-//   fit(..., {.callbacks = {std::make_shared<RunRecorder>(db, id)}});
+//   fit(..., {.callbacks = {std::make_shared<RunDbRecorder>(db, id)}});
 //   db.finish_run(id, "finished");
 //
 // SQLite stays out of this header (pimpl).
@@ -19,14 +19,14 @@
 
 namespace kun::train {
 
-struct RunStart {
+struct RunSpec {
   std::string name;
   std::string config;       // the config as JSON text
   std::string config_path;  // "" for the embedded default
   std::string command;      // the command line
 };
 
-struct EpochRecord {
+struct EpochRow {
   int epoch = 0;  // 1-based
   double seconds = 0;
   std::map<std::string, double> metrics;  // "loss", "accuracy", "val_loss", ...
@@ -50,8 +50,8 @@ class RunStore {
   RunStore(const RunStore&) = delete;
   RunStore& operator=(const RunStore&) = delete;
 
-  int64_t begin_run(const RunStart& start);
-  void log_epoch(int64_t run, const EpochRecord& e);
+  int64_t begin_run(const RunSpec& start);
+  void log_epoch(int64_t run, const EpochRow& e);
   void set_results(int64_t run, const std::map<std::string, double>& results);
   void add_artifact(int64_t run, const std::string& kind, const std::string& path);
   // status: "finished" or "failed" (with the error message).
@@ -61,7 +61,7 @@ class RunStore {
   std::vector<RunInfo> list(int limit = 0) const;
   // ValueError ("no run 7 in runs/kun.db") when absent.
   RunInfo get(int64_t id) const;
-  std::vector<EpochRecord> epochs(int64_t id) const;
+  std::vector<EpochRow> epochs(int64_t id) const;
   const std::string& path() const { return path_; }
 
  private:
@@ -71,9 +71,9 @@ class RunStore {
 };
 
 // A callback recording each epoch's logs and time into the store.
-class RunRecorder : public Callback {
+class RunDbRecorder : public Callback {
  public:
-  RunRecorder(RunStore& store, int64_t run) : store_(store), run_(run) {}
+  RunDbRecorder(RunStore& store, int64_t run) : store_(store), run_(run) {}
   void on_epoch_begin(Model&, int epoch) override;
   void on_epoch_end(Model&, int epoch, const Logs& logs) override;
 
@@ -85,9 +85,9 @@ class RunRecorder : public Callback {
 
 // Text reports for the CLI.
 std::string format_run_list(const std::vector<RunInfo>& runs);
-std::string format_run(const RunInfo& run, const std::vector<EpochRecord>& epochs);
+std::string format_run(const RunInfo& run, const std::vector<EpochRow>& epochs);
 // Final metrics side by side, then the config keys that differ.
-std::string format_compare(const RunInfo& a, const std::vector<EpochRecord>& ea, const RunInfo& b,
-                           const std::vector<EpochRecord>& eb);
+std::string format_compare(const RunInfo& a, const std::vector<EpochRow>& ea, const RunInfo& b,
+                           const std::vector<EpochRow>& eb);
 
 }  // namespace kun::train
