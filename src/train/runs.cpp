@@ -251,14 +251,13 @@ std::vector<EpochRow> RunStore::epochs(int64_t id) const {
 
 // ---------------- recorder ----------------
 
-void RunDbRecorder::on_epoch_begin(Model&, int) { t0_ = now_unix(); }
-
-void RunDbRecorder::on_epoch_end(Model&, int epoch, const Logs& logs) {
-  EpochRow e;
-  e.epoch = epoch + 1;  // fit counts from 0; records read like the progress display
-  e.seconds = t0_ > 0 ? now_unix() - t0_ : 0.0;
-  e.metrics = logs;
-  store_.log_epoch(run_, e);
+void RunDbRecorder::record_epoch(const EpochRecord& e) {
+  EpochRow row;
+  row.epoch = e.epoch + 1;  // fit counts from 0; records read like the progress display
+  row.seconds = e.seconds;
+  row.metrics = e.logs;
+  if (e.lr > 0) row.metrics["lr"] = e.lr;
+  store_.log_epoch(run_, row);
 }
 
 // ---------------- reports ----------------

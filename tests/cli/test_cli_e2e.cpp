@@ -73,7 +73,7 @@ class CliTest : public ::testing::Test {
     Generator g(5);
     std::vector<float> x(300 * 36);
     std::vector<int64_t> y(300);
-    std::vector<float> noise = rand({300 * 36}, g).to_vector<float>();
+    std::vector<float> noise = kun::rand(Shape{300 * 36}, DType::f32, &g).to_vector<float>();
     for (int i = 0; i < 300; ++i) {
       y[size_t(i)] = i % 3;
       for (int r = 0; r < 6; ++r)

@@ -210,7 +210,7 @@ TEST(Config, BadValuesAndTypes) {
                    "unknown option 'learning_rate'");
   KUN_EXPECT_ERROR(parse(cfg("optimizer = \"adamax\"\n")), "[train] optimizer:");
   KUN_EXPECT_ERROR(parse(cfg("loss = \"crossentropy\"\n")), "[train] loss:", "crossentropy");
-  KUN_EXPECT_ERROR(parse(cfg("metrics = [\"acc\"]\n")), "[train] metrics:", "acc");
+  KUN_EXPECT_ERROR(parse(cfg("metrics = [\"acuracy\"]\n")), "[train] metrics:", "acuracy");
   KUN_EXPECT_ERROR(parse(cfg("lr_schedule = { name = \"cosine\", t_max = 0 }\n")), "[train.lr_schedule] 't_max' must be >= 1");
   KUN_EXPECT_ERROR(parse("[data]\nkind = \"mnist\"\n"), "missing section [model]");
   KUN_EXPECT_ERROR(parse("[data]\nkind = \"npy\"\n[[model.layers]]\ntype = \"flatten\"\n"), "kind = \"npy\" needs x");
@@ -250,7 +250,7 @@ TEST(Config, NpyDataWithTestSplitAndStandardization) {
   std::vector<float> xs;
   std::vector<int64_t> ys;
   Generator g(7);
-  Tensor r = rand({200, 1, 4, 4}, g);
+  Tensor r = kun::rand(Shape{200, 1, 4, 4}, DType::f32, &g);
   std::vector<float> rv = r.to_vector<float>();
   for (int i = 0; i < 200; ++i) {
     float m = 0;

@@ -35,7 +35,7 @@ int run(int argc, char** argv) {
                "Run `kun train` with no config for the main job: a CNN on Fashion-MNIST.",
                "kun"};
   app.require_subcommand(1);
-  app.footer("Each verb documents its flags: kun <verb> --help. Config format: docs/cli.md.");
+  app.footer("Each verb documents its flags: kun <verb> --help. Config format: docs/cli.md.\n");
 
   TrainArgs ta;
   ta.runs_db = default_runs_db();
@@ -102,6 +102,7 @@ int run(int argc, char** argv) {
   rp->add_option("id", id1, "run id")->required();
   rp->add_option("-o,--output", ra.output, "SVG file (default: runs/<id>/curves.svg next to the database)");
 
+  for (auto* sub : {rl, rs, rc, rp}) sub->fallthrough();  // `kun runs list --runs-db x` works too
   auto* ver = app.add_subcommand("version", "Print the version.");
   app.add_subcommand("recsys", "Recommender systems: train, eval, recommend, similar (kun recsys --help).");
 

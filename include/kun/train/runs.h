@@ -70,17 +70,18 @@ class RunStore {
   std::string path_;
 };
 
-// A callback recording each epoch's logs and time into the store.
-class RunDbRecorder : public Callback {
+// Records into the store through the train layer's RunRecorder hook (callbacks.h): each epoch's
+// logs plus "lr", and the epoch's wall time.
+class RunDbRecorder : public RunRecorder {
  public:
   RunDbRecorder(RunStore& store, int64_t run) : store_(store), run_(run) {}
-  void on_epoch_begin(Model&, int epoch) override;
-  void on_epoch_end(Model&, int epoch, const Logs& logs) override;
+
+ protected:
+  void record_epoch(const EpochRecord& e) override;
 
  private:
   RunStore& store_;
   int64_t run_;
-  double t0_ = 0;
 };
 
 // Text reports for the CLI.
