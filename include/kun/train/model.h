@@ -8,6 +8,7 @@
 //   std::cout << m.evaluate(test) << "\n";   // loss: 0.0412 - accuracy: 0.9861
 //   m.save("mnist.kun");
 #pragma once
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <optional>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "kun/data/dataset.h"
+#include "kun/data/loader.h"
 #include "kun/nn/loss.h"
 #include "kun/nn/module.h"
 #include "kun/optim/optimizer.h"
@@ -51,12 +53,24 @@ struct FitOptions {
   int verbose = 1;  // 0 silent, 1 progress bar, 2 one line per epoch
   int initial_epoch = 0;  // resume: epochs already done (LR schedules and logs continue from here)
   data::BatchTransform transform = {};  // augmentation applied to training batches only
-  int64_t steps_per_epoch = 0;  // 0: the whole training set each epoch
+  int64_t steps_per_epoch = 0;  // 0: the whole training set each epoch (else the first N batches of each epoch)
+  FILE* progress_out = nullptr;  // where verbose output goes; null: stdout
+};
+
+// What the current (or last) fit call is doing, for callbacks and run recorders.
+struct FitState {
+  int epochs = 0;          // the epoch fit stops at (exclusive, 0-based), FitOptions::epochs
+  int initial_epoch = 0;
+  int64_t batch_size = 0;
+  int64_t steps_per_epoch = 0;  // batches per training epoch actually run
+  int64_t train_size = 0;  // training examples (after the validation split)
+  int64_t val_size = 0;    // 0 without validation
 };
 
 struct EvaluateOptions {
   int64_t batch_size = 256;
   int verbose = 0;
+  FILE* progress_out = nullptr;  // null: stdout
 };
 
 class Model {
@@ -69,11 +83,10 @@ class Model {
   // model's parameters once they exist (lazily sized layers are built on the first batch).
   void compile(std::shared_ptr<optim::Optimizer> optimizer, loss::AnyLoss loss,
                std::vector<metric::AnyMetric> metrics = {});
-  template <typename O, typename = std::enable_if_t<std::is_base_of_v<optim::Optimizer, std::decay_t<O>>>>
-  void compile(O&& optimizer, loss::AnyLoss loss, std::vector<metric::AnyMetric> metrics = {}) {
-    compile(std::shared_ptr<optim::Optimizer>(std::make_shared<std::decay_t<O>>(std::move(optimizer))),
-            std::move(loss), std::move(metrics));
-  }
+  // By value (`optim::Adam({.lr = 1e-3})`): optimizers cannot be moved, so the model makes a fresh
+  // one of the same type and options (SGD, Adam, AdamW, RMSProp, Adagrad). Pass a shared_ptr for
+  // other types or for an optimizer that already holds parameters.
+  void compile(const optim::Optimizer& optimizer, loss::AnyLoss loss, std::vector<metric::AnyMetric> metrics = {});
 
   // Trains on x/y tensors or a dataset. Stops with a clear TrainingError naming the epoch, step and
   // parameter when a loss or gradient is not finite; the weights of the last good step are kept.
@@ -88,6 +101,7 @@ class Model {
   Tensor predict(const Tensor& x, int64_t batch_size = 256);
 
   // One optimization step on a batch; returns the loss (used by fit, benchmarks and custom loops).
+  // Throws TrainingError (and applies no update) when the loss or a gradient is not finite.
   double train_step(const Tensor& x, const Tensor& y);
 
   // Whole model in one file: architecture (JSON config), weights and — with include_optimizer —
@@ -101,15 +115,43 @@ class Model {
   nn::Module& module() { return *module_; }
   const nn::ModulePtr& module_ptr() const { return module_; }
   optim::Optimizer* optimizer() { return optimizer_.get(); }
-  bool stop_training = false;  // callbacks set it (EarlyStopping)
+  bool compiled() const { return optimizer_ != nullptr; }
+  const loss::Loss* loss() const { return loss_ ? &**loss_ : nullptr; }
+  const std::vector<metric::AnyMetric>& metrics() const { return metrics_; }
+  // {"optimizer": {"name": "adam", "lr": ..., ...} (make_optimizer's format), "loss": {"name": ...,
+  // "config": {...}}, "metrics": ["accuracy", ...]}. ValueError for an optimizer type it cannot describe.
+  nlohmann::json compile_config() const;
+  // Epochs completed by fit over the model's life (restored by load): pass it as initial_epoch to resume.
+  int epochs_done() const { return epochs_done_; }
+  const FitState& fit_state() const { return fit_state_; }
+  bool stop_training = false;  // callbacks set it (EarlyStopping); fit clears it when it starts
 
  private:
+  struct StepResult {
+    double loss = 0;
+    Tensor pred;           // the batch's outputs (no graph)
+    std::string problem;   // non-empty: the step was rejected (non-finite loss / gradient)
+  };
+  void require_compiled(const char* op) const;
+  void build_with(const Tensor& x_example_batch);
+  void bind_optimizer();
+  StepResult step(const Tensor& x, const Tensor& y, const std::vector<double>& class_weight);
+  Variable compute_loss(const Variable& pred, const Tensor& y, const std::vector<double>& class_weight) const;
+  Evaluation evaluate_impl(const data::Dataset& ds, int64_t batch_size, int verbose, FILE* out, const char* op);
+
   nn::ModulePtr module_;
   std::shared_ptr<optim::Optimizer> optimizer_;
   bool optimizer_bound_ = false;
   std::optional<loss::AnyLoss> loss_;
   std::vector<metric::AnyMetric> metrics_;
-  nlohmann::json compile_config_;
+  // Trainable parameters and their dotted names (for the gradient check), set when binding.
+  std::vector<Variable> params_;
+  std::vector<std::string> param_names_;
+  // Buffers (running statistics) and their copy from before the current step, restored when a step
+  // is rejected so a NaN batch does not poison batch-norm statistics either.
+  std::vector<Tensor> buffers_, buffer_backup_;
+  int epochs_done_ = 0;
+  FitState fit_state_;
 };
 
 // Thrown when training meets a non-finite loss or gradient.
