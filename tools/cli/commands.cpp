@@ -117,7 +117,8 @@ Tensor load_input(const std::string& path, const train::ModelMeta& meta) {
     if (x.dtype() == DType::u8) x = mul(x.to(DType::f32), 1.0 / 255.0);  // raw 8-bit images -> [0, 1] like the readers
     else x = x.to(DType::f32);
     if (x.shape() == want) x = x.unsqueeze(0);
-    Shape got_rest = x.dim() >= 1 ? Shape(std::vector<int64_t>(x.shape().vec().begin() + 1, x.shape().vec().end())) : Shape();
+    const std::vector<int64_t> dims = x.shape().vec();
+    Shape got_rest = dims.empty() ? Shape() : Shape(std::vector<int64_t>(dims.begin() + 1, dims.end()));
     KUN_CHECK(x.dim() == int64_t(want.size()) + 1 && got_rest == want, ShapeError, "predict: ", path,
               ": expected one example of shape ", want, " or a batch (N, ", want, "...), got ", x.shape());
   } else {
