@@ -117,6 +117,9 @@ Tensor load_input(const std::string& path, const train::ModelMeta& meta) {
     if (x.dtype() == DType::u8) x = mul(x.to(DType::f32), 1.0 / 255.0);  // raw 8-bit images -> [0, 1] like the readers
     else x = x.to(DType::f32);
     if (x.shape() == want) x = x.unsqueeze(0);
+    // Grayscale models also take (N, H, W) stacks, the layout MNIST-style arrays usually have.
+    if (want.size() == 3 && want[0] == 1 && x.dim() == 3 && x.size(1) == want[1] && x.size(2) == want[2])
+      x = x.unsqueeze(1);
     const std::vector<int64_t> dims = x.shape().vec();
     Shape got_rest = dims.empty() ? Shape() : Shape(std::vector<int64_t>(dims.begin() + 1, dims.end()));
     KUN_CHECK(x.dim() == int64_t(want.size()) + 1 && got_rest == want, ShapeError, "predict: ", path,
