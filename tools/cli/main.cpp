@@ -5,6 +5,7 @@
 //   kun summary CONFIG|MODEL  the layer table
 //   kun runs list|show|compare|plot   the run records
 //   kun recsys ...          recommender systems (see kun recsys --help)
+//   kun onnx ...            ONNX models: info, run (see kun onnx --help)
 //   kun version
 // Errors print one line `kun: error: ...` to stderr; usage errors exit 2, others 1.
 #include <CLI/CLI.hpp>
@@ -13,6 +14,7 @@
 #include <string>
 
 #include "commands.h"
+#include "kun/apps/onnx/onnx.h"
 #include "kun/apps/recsys/cli.h"
 
 namespace {
@@ -30,6 +32,7 @@ int run(int argc, char** argv) {
   using namespace kun::cli;
   // recsys has its own parser: hand it the rest of the line untouched.
   if (argc >= 2 && std::string(argv[1]) == "recsys") return kun::recsys::cli_main(argc - 1, argv + 1);
+  if (argc >= 2 && std::string(argv[1]) == "onnx") return kun::onnx::cli_main(argc - 1, argv + 1);
 
   CLI::App app{"kun: train, evaluate and use neural models from the command line.\n"
                "Run `kun train` with no config for the main job: a CNN on Fashion-MNIST.",
@@ -105,6 +108,7 @@ int run(int argc, char** argv) {
   for (auto* sub : {rl, rs, rc, rp}) sub->fallthrough();  // `kun runs list --runs-db x` works too
   auto* ver = app.add_subcommand("version", "Print the version.");
   app.add_subcommand("recsys", "Recommender systems: train, eval, recommend, similar (kun recsys --help).");
+  app.add_subcommand("onnx", "ONNX models: info (import check), run (kun onnx --help).");
 
   try {
     app.parse(argc, argv);
