@@ -2,7 +2,7 @@
 """Runs kun's op benchmarks and the PyTorch peers side by side and prints Markdown tables.
 
 usage: bench/compare.py [--build build] [--filter REGEX] [--threads 1,2] [--wait passive,active]
-                        [--peer-openblas same,1] [--min-time 0.3] [--reps 3]
+                        [--peer-openblas same,1] [--min-time 0.3] [--reps 3] [--stat median|min]
 
 kun cases are the Google Benchmark names in build/kun_bench without the BM_ prefix (and without
 a /real_time suffix); each bench/peers/torch_<family>.py prints `<case> <threads> <median us>` for
@@ -20,27 +20,30 @@ import glob
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def run_kun(build, flt, threads, wait, min_time, reps):
+def run_kun(build, flt, threads, wait, min_time, reps, stat):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OMP_WAIT_POLICY=wait)
+    # Repetitions interleaved in random order, so cases compared with each other (matmul vs sgemm)
+    # see the same machine load; `stat` picks the median or the fastest repetition.
     cmd = [os.path.join(build, "kun_bench"), "--benchmark_format=json", f"--benchmark_min_time={min_time}",
-           f"--benchmark_repetitions={reps}", "--benchmark_report_aggregates_only=true"]
+           f"--benchmark_repetitions={reps}", "--benchmark_enable_random_interleaving=true"]
     if flt:
         cmd.append(f"--benchmark_filter={flt}")
     out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
-    res = {}
+    times = {}
     for b in json.loads(out)["benchmarks"]:
-        if b.get("aggregate_name") != "median":
+        if b.get("run_type") != "iteration":
             continue
         name = b["run_name"].removeprefix("BM_").removesuffix("/real_time")
         scale = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}[b["time_unit"]]
-        res[name] = b["real_time"] * scale
-    return res
+        times.setdefault(name, []).append(b["real_time"] * scale)
+    return {n: (min(t) if stat == "min" else statistics.median(t)) for n, t in times.items()}
 
 
 def peer_filter(flt):
@@ -57,13 +60,14 @@ def peer_scripts(flt):
     return [s for s in scripts if re.search(loose, open(s).read())]
 
 
-def run_peers(flt, threads, wait, openblas):
+def run_peers(flt, threads, wait, openblas, stat):
     """{case: (us, variant)} keeping the fastest OpenBLAS-thread variant per case."""
     res = {}
     flt = peer_filter(flt)
     for ob in openblas:
         obn = str(threads) if ob == "same" else ob
-        env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=obn, OMP_WAIT_POLICY=wait)
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=obn, OMP_WAIT_POLICY=wait,
+                   PEER_STAT=stat)
         for script in peer_scripts(flt):
             out = subprocess.run(["/usr/bin/python3", script, str(threads)], cwd=os.path.join(HERE, "peers"), env=env,
                                  check=True, capture_output=True, text=True).stdout
@@ -95,6 +99,8 @@ def main():
     ap.add_argument("--peer-openblas", default="same", help="OPENBLAS_NUM_THREADS variants for PyTorch, e.g. same,1")
     ap.add_argument("--min-time", default="0.3")
     ap.add_argument("--reps", default="3")
+    ap.add_argument("--stat", default="median", choices=["median", "min"],
+                    help="per side: median or fastest repetition (min suits a loaded shared machine)")
     a = ap.parse_args()
     openblas = a.peer_openblas.split(",")
     best_kun, best_peer = {}, {}
@@ -102,8 +108,8 @@ def main():
     print("|---|---|---|---|---|---|---|---|")
     for wait in a.wait.split(","):
         for th in [int(x) for x in a.threads.split(",")]:
-            kun = run_kun(a.build, a.filter, th, wait, a.min_time, a.reps)
-            peer = run_peers(a.filter, th, wait, openblas)
+            kun = run_kun(a.build, a.filter, th, wait, a.min_time, a.reps, a.stat)
+            peer = run_peers(a.filter, th, wait, openblas, a.stat)
             for name in sorted(set(kun) | set(peer)):
                 k = kun.get(name)
                 p, var = peer.get(name, (None, ""))
