@@ -56,7 +56,8 @@ def peer_scripts(flt):
     scripts = sorted(glob.glob(os.path.join(HERE, "peers", "torch_*.py")))
     if not flt:
         return scripts
-    loose = flt.replace("^", "").replace("$", "")
+    # An anchored filter must match at the start of a string literal (a case name, f-strings too).
+    loose = ("[\"']" + flt[1:] if flt.startswith("^") else flt).replace("$", "")
     return [s for s in scripts if re.search(loose, open(s).read())]
 
 
