@@ -51,6 +51,8 @@ Variable conv_transpose2d(const Variable& x, const Variable& w, const Variable& 
 }
 
 Variable max_pool2d(const Variable& x, const Pool2dOptions& opt) {
+  // Nothing will flow back (inference, NoGradGuard): the values-only kernel records no indices.
+  if (!grad_enabled() || !x.requires_grad()) return Variable(max_pool2d(x.data(), opt), false);
   auto [y, idx] = max_pool2d_with_indices(x.data(), opt);
   return make_result(std::move(y), {x}, "max_pool2d", [idx = idx](const Tensor& g, Node& n) {
     n.inputs[0].accumulate_grad(max_pool2d_backward(g, idx, n.inputs[0].shape()));

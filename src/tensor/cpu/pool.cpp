@@ -138,35 +138,43 @@ void max_forward(const PoolGeom& g, const T* x, T* y, int64_t* idx) {
 // Fast path for the common non-overlapping 2x2 window (stride 2, no padding/dilation).
 template <typename T>
 void max_forward_2x2(const PoolGeom& g, const T* x, T* y, int64_t* idx) {
+  // Branch-free so the compiler vectorizes the row loop: a candidate wins when it is greater or
+  // NaN, which keeps PyTorch's rule (NaN propagates, the last NaN in the window is the argmax).
+  // idx == nullptr: values only (inference, nothing to scatter back through).
   parallel_for(g.P, plane_grain(g.H * g.W), [&](int64_t b, int64_t e) {
+    const int64_t H = g.H, W = g.W, OH = g.OH, OW = g.OW;  // locals: the int64 index stores cannot alias them
     for (int64_t p = b; p < e; ++p) {
-      const T* xp = x + p * g.H * g.W;
-      T* yp = y + p * g.OH * g.OW;
-      int64_t* ip = idx + p * g.OH * g.OW;
-      for (int64_t oh = 0; oh < g.OH; ++oh) {
-        const T* r0 = xp + 2 * oh * g.W;
-        const T* r1 = r0 + g.W;
-        for (int64_t ow = 0; ow < g.OW; ++ow) {
-          const int64_t c = 2 * ow, i0 = 2 * oh * g.W + c, i1 = i0 + g.W;
-          T best = r0[c];
-          int64_t bi = i0;
-          bool nan = best != best;
-          auto step = [&](T v, int64_t i) {  // branch-free, see max_forward
-            const int64_t take = v > best;
-            best = v > best ? v : best;
-            bi += (i - bi) * take;
-            nan |= v != v;
-          };
-          step(r0[c + 1], i0 + 1);
-          step(r1[c], i1);
-          step(r1[c + 1], i1 + 1);
-          if (nan) {
-            const int64_t cand[4] = {i0, i0 + 1, i1, i1 + 1};
-            for (int64_t i : cand)
-              if (xp[i] != xp[i]) best = xp[i], bi = i;
+      const T* xp = x + p * H * W;
+      T* yp = y + p * OH * OW;
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        const T* r0 = xp + 2 * oh * W;
+        const T* r1 = r0 + W;
+        T* yr = yp + oh * OW;
+        if (!idx) {
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            T best = r0[2 * ow];
+            for (T v : {r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]}) best = (v > best || v != v) ? v : best;
+            yr[ow] = best;
           }
-          yp[oh * g.OW + ow] = best;
-          ip[oh * g.OW + ow] = bi;
+          continue;
+        }
+        int64_t* ir = idx + p * OH * OW + oh * OW;
+        const int64_t i0 = 2 * oh * W;
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const T a = r0[2 * ow], b1 = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
+          T best = a;
+          int64_t bi = i0 + 2 * ow;
+          const bool tb = b1 > best || b1 != b1;
+          best = tb ? b1 : best;
+          bi = tb ? i0 + 2 * ow + 1 : bi;
+          const bool tc = c > best || c != c;
+          best = tc ? c : best;
+          bi = tc ? i0 + W + 2 * ow : bi;
+          const bool td = d > best || d != d;
+          best = td ? d : best;
+          bi = td ? i0 + W + 2 * ow + 1 : bi;
+          yr[ow] = best;
+          ir[ow] = bi;
         }
       }
     }
@@ -269,15 +277,19 @@ void adaptive_backward(const PoolGeom& g, const T* gy, T* gx) {
   });
 }
 
-std::tuple<Tensor, Tensor> max_pool_impl(const char* op, const Tensor& x_in, const Pool2dOptions& o, bool one_d) {
+// want_idx == false (values only) skips the index tensor on the 2x2 fast path.
+std::tuple<Tensor, Tensor> max_pool_impl(const char* op, const Tensor& x_in, const Pool2dOptions& o, bool one_d,
+                                         bool want_idx = true) {
   PoolGeom g = pool_geom(op, x_in, o, one_d);
   Tensor x = x_in.contiguous();
   Shape os = out_shape(x, g, one_d);
-  Tensor y = Tensor::empty(os, x.dtype()), idx = Tensor::empty(os, DType::i64);
   const bool fast = g.KH == 2 && g.KW == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && g.dh == 1 &&
                     g.dw == 1 && g.OH * 2 <= g.H && g.OW * 2 <= g.W;
+  Tensor y = Tensor::empty(os, x.dtype());
+  Tensor idx = (want_idx || !fast) ? Tensor::empty(os, DType::i64) : Tensor();
   KUN_DISPATCH_FLOAT(x.dtype(), op, [&] {
-    if (fast) max_forward_2x2<scalar_t>(g, x.data<scalar_t>(), y.data<scalar_t>(), idx.data<int64_t>());
+    if (fast)
+      max_forward_2x2<scalar_t>(g, x.data<scalar_t>(), y.data<scalar_t>(), idx.defined() ? idx.data<int64_t>() : nullptr);
     else max_forward<scalar_t>(g, x.data<scalar_t>(), y.data<scalar_t>(), idx.data<int64_t>());
   });
   return {y, idx};
@@ -341,7 +353,9 @@ Tensor adaptive_impl(const char* op, const Tensor& x_in, Size2 out, bool one_d) 
 std::tuple<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, const Pool2dOptions& opt) {
   return max_pool_impl("max_pool2d", x, opt, false);
 }
-Tensor max_pool2d(const Tensor& x, const Pool2dOptions& opt) { return std::get<0>(max_pool2d_with_indices(x, opt)); }
+Tensor max_pool2d(const Tensor& x, const Pool2dOptions& opt) {
+  return std::get<0>(max_pool_impl("max_pool2d", x, opt, false, /*want_idx=*/false));
+}
 
 std::tuple<Tensor, Tensor> max_pool1d_with_indices(const Tensor& x, const Pool1dOptions& opt) {
   return max_pool_impl("max_pool1d", x, as_2d(opt), true);
