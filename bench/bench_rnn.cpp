@@ -14,7 +14,10 @@ namespace {
 // Embedding(10000, E) -> BiLSTM(64) -> Dense(64) relu -> Dense(2), CE, Adam; batch 32, seq 200.
 void bilstm_train(benchmark::State& st, int64_t E) {
   manual_seed(0);
-  nn::Embedding emb({.num_embeddings = 10000, .embedding_dim = E});
+  nn::EmbeddingOptions eo;
+  eo.num_embeddings = 10000;
+  eo.embedding_dim = E;
+  nn::Embedding emb(eo);
   nn::LSTM lstm({.hidden_size = 64, .input_size = E, .bidirectional = true});
   nn::Dense fc1({.units = 64, .in_features = 128}), fc2({.units = 2, .in_features = 64});
   std::vector<Variable> params;
@@ -37,7 +40,10 @@ void bilstm_train(benchmark::State& st, int64_t E) {
 void transformer_train(benchmark::State& st) {
   manual_seed(0);
   const int64_t V = 20000, D = 256, S = 128, B = 32;
-  nn::Embedding tok({.num_embeddings = V, .embedding_dim = D});
+  nn::EmbeddingOptions eo;
+  eo.num_embeddings = V;
+  eo.embedding_dim = D;
+  nn::Embedding tok(eo);
   nn::PositionalEmbedding pos({.max_len = S, .dim = D});
   nn::TransformerStackOptions so;
   so.layer = {.d_model = D, .nhead = 4, .dim_feedforward = 1024, .dropout = 0.1};
