@@ -71,6 +71,6 @@ void BM_transformer_enc_train(benchmark::State& st) { transformer_train(st); }
 
 }  // namespace
 
-BENCHMARK(BM_bilstm_train_e128)->Unit(benchmark::kMillisecond)->MinTime(2.0);
-BENCHMARK(BM_bilstm_train_e32)->Unit(benchmark::kMillisecond)->MinTime(2.0);
-BENCHMARK(BM_transformer_enc_train)->Unit(benchmark::kMillisecond)->MinTime(3.0);
+BENCHMARK(BM_bilstm_train_e128)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_bilstm_train_e32)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_transformer_enc_train)->Unit(benchmark::kMillisecond);
