@@ -12,6 +12,8 @@
 #include "kun/tensor/tensor.h"
 #include "kun/nn/init.h"
 #include "kun/nn/module.h"
+#include "kun/nn/recurrent.h"
+#include "kun/nn/transformer.h"
 #include "kun/optim/adagrad.h"
 #include "kun/optim/adam.h"
 #include "kun/optim/clip.h"

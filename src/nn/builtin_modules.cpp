@@ -3,6 +3,8 @@
 #include "kun/nn/graph.h"
 #include "kun/nn/layers.h"
 #include "kun/nn/module.h"
+#include "kun/nn/recurrent.h"
+#include "kun/nn/transformer.h"
 #include "kun/nn/sequential.h"
 
 namespace kun::nn {
@@ -51,6 +53,17 @@ void register_builtin_modules() {
   Module::register_type("elu", from_json<ELU>());
   Module::register_type("sequential", from_json<Sequential>());
   Module::register_type("graph", from_json<Graph>());
+  Module::register_type("simple_rnn", from_json<SimpleRNN>());
+  Module::register_type("lstm", from_json<LSTM>());
+  Module::register_type("gru", from_json<GRU>());
+  Module::register_type("multi_head_attention", from_json<MultiHeadAttention>());
+  Module::register_type("transformer_encoder_layer", from_json<TransformerEncoderLayer>());
+  Module::register_type("transformer_decoder_layer", from_json<TransformerDecoderLayer>());
+  Module::register_type("transformer_encoder", from_json<TransformerEncoder>());
+  Module::register_type("transformer_decoder", from_json<TransformerDecoder>());
+  Module::register_type("positional_embedding", from_json<PositionalEmbedding>());
+  Module::register_type("masked_lm_head", from_json<MaskedLMHead>());
+  Module::register_type("classification_head", from_json<ClassificationHead>());
 }
 
 }  // namespace kun::nn

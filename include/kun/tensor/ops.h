@@ -7,4 +7,5 @@
 #include "kun/tensor/ops_loss.h"
 #include "kun/tensor/ops_norm.h"
 #include "kun/tensor/ops_reduce.h"
+#include "kun/tensor/ops_rnn.h"
 #include "kun/tensor/ops_shape.h"
