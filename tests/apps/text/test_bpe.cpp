@@ -45,7 +45,7 @@ TEST(TextBpe, ByteToUnicodeIsGpt2s) {
 static std::string gpt2_dir() {
   const char* env = std::getenv("KUN_GPT2_BPE");
   if (env && *env) return env;
-  for (const char* c : {"../shared/data/gpt2-bpe", "../../shared/data/gpt2-bpe", "/work/shared/data/gpt2-bpe"})
+  for (const char* c : {"../shared/data/gpt2-bpe", "../../shared/data/gpt2-bpe", "../../../shared/data/gpt2-bpe"})
     if (fs::exists(fs::path(c) / "vocab.bpe")) return c;
   return "";
 }
