@@ -111,6 +111,27 @@ TEST(Linalg, StridedViewsMatchContiguous) {
     EXPECT_TRUE(allclose(C.select(0, i), mm(A.select(0, i), B.select(0, i)), 1e-5, 1e-5));
 }
 
+TEST(Linalg, MatrixVectorProductsMatchFloat64) {
+  // One-row and one-column products take the matrix-vector path (threaded over rows, four rows per
+  // pass, a scalar tail for the last rows and columns). Sizes cover every tail; the reference is
+  // the same product in float64.
+  Generator g(11);
+  for (int64_t rows : {4, 7, 129}) {
+    for (int64_t cols : {16, 67, 5408}) {
+      SCOPED_TRACE("rows " + std::to_string(rows) + " cols " + std::to_string(cols));
+      Tensor w = randn({rows, cols}, DType::f32, &g), x = randn({1, cols}, DType::f32, &g);
+      Tensor b = randn({rows}, DType::f32, &g);
+      Tensor want = linear(x.to(DType::f64), w.to(DType::f64), b.to(DType::f64)).to(DType::f32);
+      EXPECT_TRUE(allclose(linear(x, w, b), want, 1e-4, 1e-4));
+      EXPECT_TRUE(allclose(linear(x, w), linear(x.to(DType::f64), w.to(DType::f64)).to(DType::f32), 1e-4, 1e-4));
+      // column form: (rows, cols) @ (cols, 1), and a weight whose rows are a narrowed view (ld > cols)
+      EXPECT_TRUE(allclose(matmul(w, x.t()), matmul(w.to(DType::f64), x.t().to(DType::f64)).to(DType::f32), 1e-4, 1e-4));
+      Tensor wide = randn({rows, cols + 5}, DType::f32, &g).narrow(1, 3, cols);
+      EXPECT_TRUE(allclose(linear(x, wide), linear(x.to(DType::f64), wide.to(DType::f64)).to(DType::f32), 1e-4, 1e-4));
+    }
+  }
+}
+
 TEST(Linalg, EmptyAndExtreme) {
   EXPECT_EQ(matmul(zeros({0, 3}), zeros({3, 4})).shape(), (Shape{0, 4}));
   Tensor z = matmul(ones({2, 0}), ones({0, 3}));
