@@ -137,9 +137,10 @@ int cli_main(int argc, char** argv) {
   auto* eval = app.add_subcommand("eval", "cross-validate algorithms (RMSE / MAE table) or rank on leave-last-out");
   eval->add_option("config", eval_config, "optional TOML config ([model] / [eval] sections)");
   eval->add_option("-a,--algo", algos, "algorithms (default: the Surprise benchmark set; ranking: popularity bpr implicit_als)");
-  eval->add_option("--split", split, "random | u1-u5 | ua | ub | loo (leave-last-out ranking)");
-  eval->add_option("--folds", folds, "folds for --split random");
-  eval->add_option("--seed", seed, "shuffle seed for --split random");
+  // Flags given on the command line win over the config's [eval] values.
+  auto* split_opt = eval->add_option("--split", split, "random | u1-u5 | ua | ub | loo (leave-last-out ranking)");
+  auto* folds_opt = eval->add_option("--folds", folds, "folds for --split random");
+  auto* seed_opt = eval->add_option("--seed", seed, "shuffle seed for --split random");
   eval->add_option("-k", k, "cut-off for the ranking metrics");
   eval->add_flag("--per-fold", per_fold, "print every fold");
 
@@ -194,9 +195,9 @@ int cli_main(int argc, char** argv) {
         ro = read_options(cfg);
         params = params_from_table(cfg["model"]["params"].as_table());
         if (algos.empty() && cfg["model"]["algorithm"]) algos.push_back(cfg["model"]["algorithm"].value_or(std::string()));
-        split = cfg["eval"]["split"].value_or(split);
-        folds = int(cfg["eval"]["folds"].value_or(int64_t(folds)));
-        seed = uint64_t(cfg["eval"]["seed"].value_or(int64_t(seed)));
+        if (!split_opt->count()) split = cfg["eval"]["split"].value_or(split);
+        if (!folds_opt->count()) folds = int(cfg["eval"]["folds"].value_or(int64_t(folds)));
+        if (!seed_opt->count()) seed = uint64_t(cfg["eval"]["seed"].value_or(int64_t(seed)));
       }
       Dataset ds = load_dataset(path, ro);
       const std::string dir = fs::is_directory(path) ? path : fs::path(path).parent_path().string();
