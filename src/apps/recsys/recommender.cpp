@@ -258,6 +258,32 @@ std::unique_ptr<Recommender> make_one(const std::string& name, const Params& p) 
     KUN_CHECK(o.n_factors >= 1 && o.n_epochs >= 0, ValueError, "bpr: n_factors must be >= 1 and n_epochs >= 0");
     return std::make_unique<Bpr>(o);
   }
+  if (name == "gmf" || name == "mlp" || name == "neumf") {
+    NcfOptions o;
+    o.model = name;
+    o.n_factors = int(p.integer("n_factors", o.n_factors));
+    const std::string layers = p.str("layers", "");
+    if (!layers.empty()) {
+      o.layers.clear();
+      std::stringstream ss(layers);
+      std::string w;
+      while (std::getline(ss, w, ',')) {
+        char* end = nullptr;
+        const long v = std::strtol(w.c_str(), &end, 10);
+        KUN_CHECK(end && *end == '\0' && !w.empty(), ValueError, name, ": layers must be comma-separated widths like 64,32,16, got '",
+                  layers, "'");
+        o.layers.push_back(int(v));
+      }
+    }
+    o.n_epochs = int(p.integer("n_epochs", o.n_epochs));
+    o.batch_size = int(p.integer("batch_size", o.batch_size));
+    o.negatives = int(p.integer("negatives", o.negatives));
+    o.lr = p.num("lr", o.lr);
+    o.weight_decay = p.num("weight_decay", o.weight_decay);
+    o.seed = uint64_t(p.integer("seed", 0));
+    o.verbose = int(p.integer("verbose", 0));
+    return std::make_unique<Ncf>(o);
+  }
   if (name == "popularity") return std::make_unique<Popularity>();
   if (name == "content" || name == "hybrid") {
     ContentOptions o;
@@ -286,7 +312,8 @@ std::unique_ptr<Recommender> make_one(const std::string& name, const Params& p) 
 
 std::vector<std::string> recommender_names() {
   return {"global_mean", "baseline", "knn_basic", "knn_with_means", "knn_baseline", "svd",    "svdpp",
-          "nmf",         "implicit_als", "bpr",    "popularity",   "content",      "hybrid"};
+          "nmf",         "implicit_als", "bpr",    "gmf",          "mlp",          "neumf",
+          "popularity",  "content",      "hybrid"};
 }
 
 std::unique_ptr<Recommender> make_recommender(const std::string& name, const Params& p) {

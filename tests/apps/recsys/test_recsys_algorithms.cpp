@@ -326,6 +326,72 @@ TEST(RecsysAlgorithms, BprRecommendsWithinCommunity) {
   expect_in_block(m);
 }
 
+TEST(RecsysAlgorithms, NeuralCollaborativeFilteringRecommendsWithinCommunity) {
+  // Two communities of 40 users over 10 items each; every user rated a different 6 of their 10.
+  // The unrated in-block items are also drawn as negatives for that user, so only a model that
+  // generalises across the community (not one that memorises each user) ranks them first.
+  Ratings r;
+  Rng pick(7);
+  for (int u = 0; u < 80; ++u) {
+    std::vector<int> items(10);
+    for (int k = 0; k < 10; ++k) items[size_t(k)] = (u / 40) * 10 + k;
+    for (int k = 9; k > 0; --k) std::swap(items[size_t(k)], items[size_t(pick.below(uint64_t(k + 1)))]);
+    for (int k = 0; k < 6; ++k) r.push(u, items[size_t(k)], 5, 0);
+  }
+  const TrainSet t = make_trainset(r, 80, 20, {1, 5});
+  for (const std::string model : {"gmf", "mlp", "neumf"}) {
+    SCOPED_TRACE(model);
+    NcfOptions o;
+    o.model = model;
+    o.n_factors = 4;
+    o.layers = {16, 8};
+    o.n_epochs = 20;
+    o.negatives = 1;
+    o.batch_size = 32;
+    o.lr = 0.01;
+    Ncf m(o);
+    m.fit(t);
+    ASSERT_EQ(m.loss_history().size(), 20u);
+    EXPECT_LT(m.loss_history().back(), 0.8 * m.loss_history().front());
+    // Negatives drawn from a user's own unrated items push those down for that user, so the test
+    // is the community: for every user, the unrated items of their block score well above the
+    // other block's items on average, and already-rated items are never recommended.
+    int top_in_block = 0;
+    for (int u = 0; u < 80; ++u) {
+      std::vector<float> sc;
+      m.score_items(u, sc);
+      std::vector<bool> rated(20, false);
+      for (int64_t k = t.ur_ptr[size_t(u)]; k < t.ur_ptr[size_t(u) + 1]; ++k) rated[size_t(t.ur_item[size_t(k)])] = true;
+      double in = 0, out = 0;
+      int n_in = 0;
+      for (int i = 0; i < 20; ++i) {
+        if (i / 10 == u / 40) {
+          if (!rated[size_t(i)]) in += sc[size_t(i)], ++n_in;
+        } else {
+          out += sc[size_t(i)];
+        }
+      }
+      EXPECT_GT(in / n_in, out / 10 + 1.0) << model << " user " << u;
+      auto rec = m.recommend(u, 1);
+      ASSERT_EQ(rec.size(), 1u);
+      EXPECT_FALSE(rated[size_t(rec[0].item)]);
+      top_in_block += rec[0].item / 10 == u / 40;
+    }
+    EXPECT_GE(top_in_block, 76) << model << ": first recommendation in the user's block for " << top_in_block << " of 80";
+    // the same seed trains the same network
+    Ncf again(o);
+    again.fit(t);
+    EXPECT_EQ(again.predict(3, 5), m.predict(3, 5));
+  }
+}
+
+TEST(RecsysAlgorithms, NeuralCollaborativeFilteringRejectsBadOptions) {
+  KUN_EXPECT_ERROR(make_recommender("neumf", {{"layers", "64,x"}}), "layers", "64,32,16");
+  KUN_EXPECT_ERROR(make_recommender("mlp", {{"layers", "33,16"}}), "even width");
+  KUN_EXPECT_ERROR(make_recommender("gmf", {{"negatives", "0"}}), "negatives >= 1");
+  KUN_EXPECT_ERROR(make_recommender("neumf", {{"factors", "8"}}), "factors");
+}
+
 TEST(RecsysAlgorithms, PopularityAndColdUsers) {
   TrainSet t = make_trainset(ratings({{0, 0, 5}, {1, 0, 4}, {2, 0, 1}, {0, 1, 3}, {1, 2, 2}}), 4, 4, {1, 5});
   Popularity p;

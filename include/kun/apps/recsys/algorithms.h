@@ -1,6 +1,8 @@
 // The classic recommenders. Defaults follow Surprise (explicit ratings) and the `implicit`
 // library (implicit ALS / BPR); each options struct says where a default comes from.
 #pragma once
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "kun/apps/recsys/recommender.h"
@@ -229,6 +231,45 @@ class Bpr : public Recommender {
   }
   BprOptions o_;
   std::vector<float> p_, q_, b_;  // b: item bias
+};
+
+// Neural collaborative filtering (He et al. 2017) on the kun engine, for implicit feedback: every
+// training rating is a positive, `negatives` unrated items per positive are drawn afresh each epoch,
+// and the network is trained with binary cross-entropy on logits (Adam, mini-batches).
+//   gmf:   logit = w . (p_u * q_i)                      (generalized matrix factorization)
+//   mlp:   logit = w . MLP([p'_u, q'_i])                (ReLU tower `layers`, first = concat width)
+//   neumf: logit = w . [p_u * q_i, MLP([p'_u, q'_i])]   (both towers, separate embeddings)
+// predict() returns the logit (a ranking score, not a rating), like BPR.
+struct NcfOptions {
+  std::string model = "neumf";        // gmf | mlp | neumf
+  int n_factors = 16;                 // GMF embedding size
+  std::vector<int> layers = {64, 32, 16};  // MLP widths; user and item embeddings are layers[0] / 2 each
+  int n_epochs = 20, batch_size = 256, negatives = 4;
+  double lr = 1e-3, weight_decay = 0.0;
+  uint64_t seed = 0;
+  int verbose = 0;  // 1: one line per epoch (mean loss, seconds) on stderr
+};
+class Ncf : public Recommender {
+ public:
+  explicit Ncf(NcfOptions o = {});
+  ~Ncf() override;
+  std::string kind() const override { return o_.model; }
+  bool estimate(int32_t u, int32_t i, double& est) const override;
+  void score_items(int32_t u, std::vector<float>& scores) const override;
+  void save_params(BinWriter& w) const override;
+  void load_params(BinReader& r) override;
+  // Mean training loss of each epoch (empty before fit).
+  const std::vector<double>& loss_history() const { return loss_; }
+  struct Net;  // the kun modules (defined in ncf.cpp)
+
+ protected:
+  void fit_impl() override;
+  const std::vector<float>* item_factors(int& k) const override;
+  void build();
+  NcfOptions o_;
+  std::shared_ptr<Net> net_;
+  std::vector<double> loss_;
+  mutable std::vector<float> item_factors_;  // GMF (or MLP) item embeddings, for similar_items
 };
 
 // Items ranked by number of training ratings; predict() = item mean shrunk toward mu.

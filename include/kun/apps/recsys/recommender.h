@@ -86,7 +86,7 @@ class Recommender {
 };
 
 // Known names: global_mean, baseline (method=als|sgd), knn_basic, knn_with_means, knn_baseline,
-// svd, svdpp, nmf, implicit_als, bpr, popularity, content, hybrid. Unknown name or parameter ->
+// svd, svdpp, nmf, implicit_als, bpr, gmf, mlp, neumf, popularity, content, hybrid. Unknown name or parameter ->
 // ValueError listing the choices.
 std::unique_ptr<Recommender> make_recommender(const std::string& name, const Params& p = {});
 std::vector<std::string> recommender_names();
