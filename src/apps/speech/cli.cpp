@@ -18,6 +18,8 @@
 #include "kun/core/rng.h"
 #include "kun/core/threading.h"
 #include "kun/nn/module.h"
+#include "kun/optim/adam.h"
+#include "kun/optim/clip.h"
 #include "kun/tensor/ops.h"
 #include "kun/train/config.h"
 
@@ -137,6 +139,7 @@ struct DataSpec {
   // augmentation of the training waves (classify): each clip also appears this many extra times, shifted
   // by up to shift_seconds and with white noise at an SNR drawn from [snr_min, snr_max] dB
   int64_t augment_copies = 0;
+  bool speed = true;  // speed perturbation x0.9 / 1.0 / 1.1 in the copies
   double shift_seconds = 0.1;
   double snr_min = 10.0, snr_max = 30.0;
 
@@ -147,7 +150,7 @@ struct DataSpec {
             {"train_strings", train_strings}, {"test_strings", test_strings},
             {"min_digits", min_digits}, {"max_digits", max_digits},
             {"min_gap", min_gap},     {"max_gap", max_gap},
-            {"seed", seed},           {"augment_copies", augment_copies},
+            {"seed", seed},           {"augment_copies", augment_copies}, {"speed", speed},
             {"shift_seconds", shift_seconds}, {"snr_min", snr_min}, {"snr_max", snr_max}};
   }
   static DataSpec from_json(const json& j, const std::string& source) {
@@ -172,13 +175,14 @@ struct DataSpec {
         else if (k == "seed") d.seed = it->get<uint64_t>();
         else if (k == "augment_copies") d.augment_copies = it->get<int64_t>();
         else if (k == "shift_seconds") d.shift_seconds = it->get<double>();
+        else if (k == "speed") d.speed = it->get<bool>();
         else if (k == "snr_min") d.snr_min = it->get<double>();
         else if (k == "snr_max") d.snr_max = it->get<double>();
         else
           kun::detail::throw_error<ValueError>(
               "config ", source, ": [data] unknown key '", k,
               "'; accepted: kind, path, test_path, validation_split, train_limit, test_limit, train_strings, "
-              "test_strings, min_digits, max_digits, min_gap, max_gap, seed, augment_copies, shift_seconds, "
+              "test_strings, min_digits, max_digits, min_gap, max_gap, seed, augment_copies, speed, shift_seconds, "
               "snr_min, snr_max");
       } catch (const json::exception& e) {
         kun::detail::throw_error<ValueError>("config ", source, ": [data] '", k, "' has the wrong type (", it->dump(), ")");
@@ -195,6 +199,7 @@ struct DataSpec {
 struct SpeechConfig {
   std::string source;
   SpeechTask task = SpeechTask::classify;
+  double clip_norm = 0.0;  // [task] clip_norm: gradients scaled to at most this global L2 norm before each step
   DataSpec data;
   FeatureOptions features;
   train::RunConfig rc;  // [run] [model] [train] [output], parsed by kun's run-config parser
@@ -213,7 +218,14 @@ SpeechConfig parse_speech_config(const std::string& path) {
   c.source = path;
   json task = t.contains("task") ? toml_to_json(*t.get("task")) : json::object();
   for (auto it = task.begin(); it != task.end(); ++it) {
-    KUN_CHECK(it.key() == "kind", ValueError, "config ", path, ": [task] unknown key '", it.key(), "'; accepted: kind");
+    if (it.key() == "clip_norm") {
+      KUN_CHECK(it->is_number() && it->get<double>() >= 0, ValueError, "config ", path,
+                ": [task] clip_norm must be a number >= 0 (0: no clipping), got ", it->dump());
+      c.clip_norm = it->get<double>();
+      continue;
+    }
+    KUN_CHECK(it.key() == "kind", ValueError, "config ", path, ": [task] unknown key '", it.key(),
+              "'; accepted: kind, clip_norm");
     const std::string k = it->is_string() ? it->get<std::string>() : "";
     KUN_CHECK(k == "classify" || k == "ctc", ValueError, "config ", path,
               ": [task] kind must be \"classify\" or \"ctc\", got ", it->dump());
@@ -333,9 +345,12 @@ std::vector<Tensor> augmented_raws(const FeaturePipeline& fp, const std::vector<
         Tensor w = fp.load(paths[size_t(i)]);
         for (int64_t k = 0; k < d.augment_copies; ++k) {
           Generator g(d.seed + 1000003ULL * uint64_t(k + 1) + uint64_t(i));
-          // shift by padding silence in front or cutting the start (clips are trimmed at both ends)
+          // speed 0.9 / 1.0 / 1.1, then shift: silence in front (or the start cut) and silence at the end
+          Tensor v = d.speed ? speed_perturb(w, {0.9, 1.0, 1.1}, g) : w;
           const int64_t s = std::llround((2 * uniform01(g) - 1) * double(max_shift));
-          Tensor v = s >= 0 ? concat({zeros({s}), w}, 0) : w.narrow(0, std::min(-s, w.numel() / 4), w.numel() - std::min(-s, w.numel() / 4)).contiguous();
+          const int64_t cut = std::min<int64_t>(std::max<int64_t>(-s, 0), v.numel() / 4);
+          const int64_t tail = std::llround(uniform01(g) * double(max_shift));
+          v = concat({zeros({std::max<int64_t>(s, 0)}), v.narrow(0, cut, v.numel() - cut), zeros({tail})}, 0);
           const double snr = d.snr_min + (d.snr_max - d.snr_min) * uniform01(g);
           v = add_noise(v, snr, g);
           out[size_t(i) * size_t(d.augment_copies) + size_t(k)] = fp.raw(v, TooLong::truncate);
@@ -460,6 +475,32 @@ std::vector<std::string> digit_labels() {
   return l;
 }
 
+// Adam that first scales the gradients to a global L2 norm of at most max_norm (recurrent models on
+// long padded sequences otherwise see rare gradient spikes that undo epochs of progress).
+class ClippedAdam : public optim::Adam {
+ public:
+  ClippedAdam(const optim::AdamOptions& o, double max_norm) : optim::Adam(o), max_norm_(max_norm) {}
+  void step() override {
+    std::vector<Variable> ps;
+    for (auto& g : param_groups())
+      for (auto& p : g.params) ps.push_back(p);
+    optim::clip_grad_norm(ps, max_norm_);
+    optim::Adam::step();
+  }
+
+ private:
+  double max_norm_;
+};
+
+std::shared_ptr<optim::Optimizer> make_optimizer(const SpeechConfig& c) {
+  std::shared_ptr<optim::Optimizer> o = train::build_optimizer(c.rc.train);
+  if (c.clip_norm <= 0) return o;
+  auto* a = dynamic_cast<optim::Adam*>(o.get());
+  KUN_CHECK(a && o->type_name() == "Adam", ValueError, "config ", c.source,
+            ": [task] clip_norm works with optimizer adam, got ", o->type_name());
+  return std::make_shared<ClippedAdam>(a->options(), c.clip_norm);
+}
+
 // ---------------- verbs ----------------
 
 struct TrainArgs {
@@ -554,9 +595,9 @@ int cmd_train(const TrainArgs& a) {
 
   auto model = std::make_shared<train::Model>(train::build_module(c.rc));
   if (c.task == SpeechTask::classify)
-    model->compile(train::build_optimizer(c.rc.train), train::build_loss(c.rc), train::build_metrics(c.rc.train));
+    model->compile(make_optimizer(c), train::build_loss(c.rc), train::build_metrics(c.rc.train));
   else
-    model->compile(train::build_optimizer(c.rc.train), loss::AnyLoss(CtcLoss()), {});
+    model->compile(make_optimizer(c), loss::AnyLoss(CtcLoss()), {});
   if (c.rc.train.verbose > 0) std::printf("\n%s\n", model->summary(sm.features.input_shape()).c_str());
   std::fflush(stdout);
 
