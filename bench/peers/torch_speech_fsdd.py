@@ -43,12 +43,14 @@ gen = np.random.default_rng(seed)
 SR = feat.get("sample_rate", 8000)
 HOP = feat.get("hop_length", 80)
 MAX_SAMPLES = round(feat.get("max_seconds", 1.0) * SR)
-T = 1 + MAX_SAMPLES // HOP
+STACK = feat.get("stack", 1)
+T = (1 + MAX_SAMPLES // HOP) // STACK * STACK  # frames in the window, a multiple of the frames per step
 EPOCHS = a.epochs or tr.get("epochs", 1)
 BATCH = tr.get("batch_size", 32)
 opt_cfg = tr.get("optimizer", {"name": "adam", "lr": 1e-3})
-assert feat.get("kind", "mfcc") == "mfcc" and feat.get("normalize", "global") == "global" and not feat.get("deltas", False)
-assert feat.get("pad", "front") == "front" and feat.get("stack", 1) == 1
+assert feat.get("kind", "mfcc") == "mfcc" and feat.get("normalize", "global") == "global"
+assert feat.get("pad", "front") == "front"
+DELTAS = feat.get("deltas", False)
 
 root = a.data or data.get("path") or os.environ.get("KUN_FSDD", "../shared/data/fsdd")
 rec = os.path.join(root, "recordings") if os.path.isdir(os.path.join(root, "recordings")) else root
@@ -66,6 +68,14 @@ def load(path):
         assert w.getframerate() == SR and w.getnchannels() == 1 and w.getsampwidth() == 2
         x = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float32) / 32768.0
     return torch.from_numpy(x.copy())
+
+
+def features(w):
+    c = mfcc(w[:MAX_SAMPLES])
+    if DELTAS:
+        d1 = torchaudio.functional.compute_deltas(c)
+        c = torch.cat([c, d1, torchaudio.functional.compute_deltas(d1)], 0)
+    return c
 
 
 def augment(w):
@@ -89,13 +99,13 @@ with torch.no_grad():
         digit, _, idx = os.path.basename(f)[:-4].split("_")
         w = load(f)
         if int(idx) < 5:
-            test_f.append(mfcc(w[:MAX_SAMPLES]))
+            test_f.append(features(w))
             test_y.append(int(digit))
         else:
-            train_f.append(mfcc(w[:MAX_SAMPLES]))
+            train_f.append(features(w))
             train_y.append(int(digit))
             for _ in range(copies):
-                aug_f.append(mfcc(augment(w)[:MAX_SAMPLES]))
+                aug_f.append(features(augment(w)))
                 aug_y.append(int(digit))
 allf = torch.cat(train_f, 1)  # statistics of the clean training clips
 mean, std = allf.mean(1, keepdim=True), allf.std(1, unbiased=False, keepdim=True).clamp_min(1e-5)
@@ -130,7 +140,7 @@ def build(layers):
     if feat.get("layout", "image") == "image":
         shape = [1, NF, T]
     else:
-        shape = [T, NF]
+        shape = [T // STACK, NF * STACK]
     for l in layers:
         t = l["type"]
         if t == "conv2d":
@@ -169,7 +179,9 @@ net = build(cfg["model"]["layers"])
 if feat.get("layout", "image") == "image":
     xtr, xte = xtr.unsqueeze(1), xte.unsqueeze(1)
 else:
-    xtr, xte = xtr.transpose(1, 2).contiguous(), xte.transpose(1, 2).contiguous()
+    # (N, NF, T) -> (N, T, NF) -> STACK consecutive frames per step: (N, T / STACK, NF * STACK)
+    xtr = xtr.transpose(1, 2).reshape(len(xtr), T // STACK, NF * STACK).contiguous()
+    xte = xte.transpose(1, 2).reshape(len(xte), T // STACK, NF * STACK).contiguous()
 assert opt_cfg["name"] == "adam"
 opt = torch.optim.Adam(net.parameters(), lr=opt_cfg.get("lr", 1e-3))
 sched = None
