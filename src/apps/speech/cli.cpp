@@ -714,7 +714,7 @@ int cmd_transcribe(const TranscribeArgs& a) {
 }  // namespace
 
 int cli_main(int argc, char** argv) {
-  CLI::App app{"kun speech: spoken-word classification and CTC digit strings (FSDD, audio folders)", "speech"};
+  CLI::App app{"kun speech: spoken-word classification and CTC digit strings (FSDD, audio folders)", "kun speech"};
   app.require_subcommand(1);
   int threads = 0;
   app.add_option("--threads", threads, "worker threads (0: all cores)");

@@ -341,3 +341,26 @@ TEST_F(SpeechCli, FsddCtcTrainEvalTranscribe) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("digits.wav\t"), std::string::npos);
 }
+
+// The generic layout: one folder per label (train and test roots), through train and eval.
+TEST_F(SpeechCli, AudioFolderTrainEval) {
+  for (const char* split : {"train", "test"})
+    for (int label = 0; label < 2; ++label) {
+      const std::string d = dir_ + "/" + split + "/" + (label ? "high" : "low");
+      fs::create_directories(d);
+      for (int i = 0; i < 6; ++i)
+        write_wav(d + "/c" + std::to_string(i) + ".wav", tone(0.3 + 0.05 * i, 16000, label ? 1800.0 + 50 * i : 300.0 + 20 * i),
+                  16000);  // 16 kHz files, resampled to the model's 8 kHz
+    }
+  std::ofstream(dir_ + "/f.toml") << "[data]\nkind = \"folder\"\npath = \"train\"\ntest_path = \"test\"\n"
+                                     "[features]\nlayout = \"image\"\n[[model.layers]]\ntype = \"flatten\"\n"
+                                     "[[model.layers]]\ntype = \"dense\"\nunits = 2\n[train]\nepochs = 2\nbatch_size = 4\nverbose = 0\n";
+  CliRun r = kun("speech train f.toml -o f.kun");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("12 train clips / 12 test clips, 2 classes"), std::string::npos) << r.out;
+  r = kun("speech eval -m f.kun --data test");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("12 clips of audio folder test"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("high"), std::string::npos);
+  EXPECT_NE(r.out.find("confusion matrix"), std::string::npos);
+}
