@@ -1,10 +1,10 @@
-"""PyTorch twin of `kun speech train CONFIG` for the FSDD classifiers: it reads the same TOML config
-(examples/speech_fsdd_cnn.toml, examples/speech_fsdd_lstm.toml) and runs the same recipe -- FSDD
+"""PyTorch twin of `kun speech train CONFIG` for the FSDD classifiers (a whole training job, not an op
+peer: bench/compare.py runs only torch_*.py). It reads the same TOML config (examples/speech_fsdd_cnn.toml, examples/speech_fsdd_lstm.toml) and runs the same recipe -- FSDD
 official split, MFCC features, normalization, padding, augmentation, layers, optimizer, schedule,
 gradient clipping, epochs, batch size -- timed the same way: the whole job (read the WAVs, augment,
 MFCCs, training, test accuracy), from start to end.
 
-    /usr/bin/python3 bench/peers/torch_speech_fsdd.py examples/speech_fsdd_cnn.toml [--data DIR] [--threads N]
+    /usr/bin/python3 bench/peers/speech_fsdd_twin.py examples/speech_fsdd_cnn.toml [--data DIR] [--threads N]
 
 Features: torchaudio.transforms.MFCC with the config's settings (sample rate 8000, n_fft, win_length,
 hop_length, n_mels, n_mfcc), at most max_seconds (longer clips keep their first part), standardized
