@@ -659,9 +659,15 @@ int cmd_eval(const EvalArgs& a) {
   std::vector<std::string> paths;
   std::vector<int64_t> labels;
   std::string what;
-  const bool is_fsdd = d.kind == "fsdd" && (a.data.empty() || fs::exists(fs::path(a.data) / "recordings") ||
-                                            !fs::exists(fs::path(a.data) / "transcripts.csv"));
-  if (is_fsdd && d.kind == "fsdd") {
+  // --data: an FSDD folder (root or recordings/) unless it holds transcripts.csv or label sub-folders.
+  bool is_fsdd = d.kind == "fsdd";
+  if (!a.data.empty() && !fs::exists(fs::path(a.data) / "recordings")) {
+    bool label_dirs = fs::exists(fs::path(a.data) / "transcripts.csv");
+    if (fs::is_directory(a.data))
+      for (const auto& e : fs::directory_iterator(a.data)) label_dirs = label_dirs || e.is_directory();
+    is_fsdd = !label_dirs;
+  }
+  if (is_fsdd) {
     add_clips(fsdd({.path = d.path}), sm.labels, paths, labels, split);
     what = "FSDD " + fsdd_path(d.path) + " (" + a.split + " split)";
   } else {
