@@ -531,6 +531,9 @@ int cmd_train(const TrainArgs& a) {
   if (c.task == SpeechTask::classify) {
     ClassData cd = load_class_data(c.data);
     sm.labels = cd.labels;
+    std::printf("reading %zu + %zu clips, %lld augmented copies each, computing features...\n", cd.train_paths.size(),
+                cd.test_paths.size(), (long long)c.data.augment_copies);
+    std::fflush(stdout);
     int64_t cut = 0, cut_test = 0;
     std::vector<Tensor> raws = raw_features(sm.features, cd.train_paths, &cut);
     std::vector<int64_t> labels = cd.train_labels;
@@ -570,6 +573,9 @@ int cmd_train(const TrainArgs& a) {
     std::printf("\n");
   } else {
     sm.labels = digit_labels();
+    std::printf("building %lld + %lld digit strings, computing features...\n", (long long)c.data.train_strings,
+                (long long)c.data.test_strings);
+    std::fflush(stdout);
     int64_t dropped = 0, dropped_test = 0;
     DigitStringBuilder tb = make_builder(c.data, sm.features, Split::train);
     // Global statistics from the training strings' raw features.
