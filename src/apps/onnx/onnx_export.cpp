@@ -362,7 +362,7 @@ class Exporter {
       for (const auto& v : c.at("shape")) s.push_back(v.get<int64_t>());
       return node("Reshape", {x.name, const_i64(prefix + "shape", s)}, out_shape, path + "/reshape");
     }
-    if (type == "dropout") return node("Identity", {x.name}, out_shape, path + "/identity");  // inference
+    if (type == "dropout") return {x.name, out_shape, x.dtype};  // inference: the identity, no node
     if (type == "activation") return activation(x, c.value("name", std::string()), path);
     if (type == "leaky_relu" || type == "elu") {
       pb::NodeProto* n = nullptr;
@@ -634,15 +634,32 @@ std::string export_bytes(nn::Module& model, const ExportOptions& opt) {
     throw;
   }
   model.train(was_training);
-  // Graph outputs: rename the last values through Identity so the names are stable.
+  // Graph outputs get stable names: the producing node's output is renamed (an Identity only when the
+  // value is a graph input or initializer, or already an output).
+  std::set<std::string> fixed, renamed;
+  for (const auto& i : g.input()) fixed.insert(i.name());
+  for (const auto& i : g.initializer()) fixed.insert(i.name());
   for (size_t k = 0; k < outs.size(); ++k) {
     std::string name = k < opt.output_names.size() ? opt.output_names[k]
                                                     : (outs.size() == 1 ? "output" : "output_" + std::to_string(k));
-    pb::NodeProto* n = g.add_node();
-    n->set_op_type("Identity");
-    n->set_name("node:" + name);
-    n->add_input(outs[k].name);
-    n->add_output(name);
+    const std::string old = outs[k].name;
+    if (fixed.count(old) || renamed.count(old)) {
+      pb::NodeProto* n = g.add_node();
+      n->set_op_type("Identity");
+      n->set_name("node:" + name);
+      n->add_input(old);
+      n->add_output(name);
+    } else {
+      for (auto& n : *g.mutable_node()) {
+        for (auto& v : *n.mutable_input())
+          if (v == old) v = name;
+        for (auto& v : *n.mutable_output())
+          if (v == old) v = name;
+      }
+      for (size_t j = k + 1; j < outs.size(); ++j)
+        if (outs[j].name == old) outs[j].name = name;
+      renamed.insert(name);
+    }
     set_value_info(g.add_output(), name, outs[k].dtype, outs[k].shape, {}, any_dynamic);
   }
   std::string bytes;

@@ -4,7 +4,7 @@
 //   kun::onnx::export_model(net, "net.onnx", {.input_shapes = {{1, 28, 28}}});
 //
 // Each layer becomes the ONNX nodes that compute it (Dense -> Gemm or MatMul + Add, Conv2D -> Conv,
-// LSTM -> LSTM with the gates reordered, Dropout -> Identity, BatchNorm -> BatchNormalization with the
+// LSTM -> LSTM with the gates reordered, Dropout -> nothing (inference), BatchNorm -> BatchNormalization with the
 // running statistics, ...). Parameters become initializers under their dotted state-dict names
 // ("0.weight", "conv1.bias"), so an exported model re-imports with the same names. The batch dim is
 // symbolic ("batch"). The exported file always passes onnx::checker::check_model; a layer kun cannot
