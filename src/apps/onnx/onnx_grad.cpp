@@ -327,6 +327,47 @@ Vars v_slice(OpContext& c, const Vars& v) {
   }
   return {x};
 }
+Vars v_pad(OpContext& c, const Vars& v) {
+  const Variable& x = need(c, v, 0);
+  std::vector<int64_t> pads;
+  double value = 0;
+  if (c.opset < 11) {
+    pads = c.attr_ints("pads");
+    value = c.attr_f("value", 0.0);
+  } else {
+    pads = ints(need(c, v, 1));
+    if (v.size() > 2 && v[2].defined() && v[2].numel() > 0) value = v[2].data().item_double();
+  }
+  const int r = x.dim();
+  std::vector<int64_t> axes;
+  if (v.size() > 3 && v[3].defined()) {
+    for (int64_t a : ints(v[3])) axes.push_back(axis_of(a, r));
+  } else {
+    for (int d = 0; d < r; ++d) axes.push_back(d);
+  }
+  KUN_CHECK(pads.size() == 2 * axes.size(), ShapeError, "pads must have ", 2 * axes.size(), " values, got ", pads.size());
+  std::vector<int64_t> b(r, 0), e(r, 0);
+  for (size_t k = 0; k < axes.size(); ++k) {
+    b[axes[k]] = pads[k];
+    e[axes[k]] = pads[axes.size() + k];
+  }
+  const std::string mode = c.attr_s("mode", "constant");
+  PadOptions o;
+  o.value = value;
+  if (mode == "reflect") o.mode = PadMode::reflect;
+  else if (mode == "edge") o.mode = PadMode::replicate;
+  else if (mode != "constant") no_grad_variant(c, "Pad mode '" + mode + "'");
+  int first = 0;
+  while (first < r && b[first] == 0 && e[first] == 0) ++first;
+  std::vector<int64_t> kp;  // last dim first
+  for (int d = r - 1; d >= first; --d) {
+    kp.push_back(b[d]);
+    kp.push_back(e[d]);
+  }
+  if (kp.empty()) return {x};
+  return {pad(x, kp, o)};
+}
+
 Vars reduce(OpContext& c, const Vars& v, bool is_mean) {
   const Variable& x = need(c, v, 0);
   std::vector<int64_t> axes = (!is_mean && c.opset >= 13) ? (v.size() > 1 && v[1].defined() ? ints(v[1]) : std::vector<int64_t>{})
@@ -349,8 +390,14 @@ Variable regate(const Variable& w, const std::vector<int>& order, int64_t H) {
 }
 Vars recurrent(OpContext& c, const Vars& v, RnnMode mode) {
   const Variable &x = need(c, v, 0), &W = need(c, v, 1), &R = need(c, v, 2);
-  for (size_t k = 4; k < v.size(); ++k)
-    if (v[k].defined()) no_grad_variant(c, "sequence_lens / initial states / peepholes");
+  // sequence_lens (4) only when every sequence is full; initial_h (5) / initial_c (6) pass through; no peepholes (7).
+  if (v.size() > 4 && v[4].defined()) {
+    const int64_t T = x.shape()[c.attr_i("layout", 0) ? 1 : 0];
+    for (int64_t len : ints(v[4]))
+      if (len != T) no_grad_variant(c, "ragged sequence_lens");
+  }
+  if (v.size() > 7 && v[7].defined()) no_grad_variant(c, "LSTM peepholes");
+  const Variable h0_in = v.size() > 5 ? v[5] : Variable(), c0_in = v.size() > 6 ? v[6] : Variable();
   if (c.has_attr("clip") || (mode != RnnMode::rnn_tanh && mode != RnnMode::rnn_relu && c.has_attr("activations")))
     no_grad_variant(c, "clip / custom activations");
   if (mode == RnnMode::gru && c.attr_i("linear_before_reset", 0) == 0) no_grad_variant(c, "GRU with linear_before_reset=0");
@@ -388,7 +435,10 @@ Vars recurrent(OpContext& c, const Vars& v, RnnMode mode) {
   RnnLayerOptions o;
   o.mode = mode;
   o.batch_first = false;
-  RnnLayerResult r = rnn_layer(xs, params, o);
+  // Initial states are (D, N, H) (or (N, D, H) with layout 1).
+  Variable h0 = h0_in.defined() ? (layout1 ? transpose(h0_in, 0, 1) : h0_in) : Variable();
+  Variable c0 = c0_in.defined() ? (layout1 ? transpose(c0_in, 0, 1) : c0_in) : Variable();
+  RnnLayerResult r = rnn_layer(xs, params, o, h0, c0);
   Variable y = r.y;  // (T, N, D*H)
   if (reverse_only) y = index_select(y, 0, flip_idx);
   const int64_t N = xs.shape()[1];
@@ -418,7 +468,7 @@ const std::map<std::string, VarFn>& var_registry() {
       {"GRU", v_gru}, {"Gather", v_gather}, {"Gemm", v_gemm}, {"GlobalAveragePool", v_global_average_pool},
       {"GlobalMaxPool", v_global_max_pool}, {"Identity", v_identity}, {"LSTM", v_lstm},
       {"LayerNormalization", v_layer_norm}, {"LeakyRelu", v_leaky_relu}, {"Log", v_log}, {"LogSoftmax", v_log_softmax},
-      {"MatMul", v_matmul}, {"MaxPool", v_max_pool}, {"Mul", v_mul}, {"Neg", v_neg}, {"Pow", v_pow}, {"RNN", v_rnn},
+      {"MatMul", v_matmul}, {"MaxPool", v_max_pool}, {"Mul", v_mul}, {"Neg", v_neg}, {"Pad", v_pad}, {"Pow", v_pow}, {"RNN", v_rnn},
       {"Reciprocal", v_reciprocal}, {"ReduceMean", v_reduce_mean}, {"ReduceSum", v_reduce_sum}, {"Relu", v_relu},
       {"Reshape", v_reshape}, {"Sigmoid", v_sigmoid}, {"Sin", v_sin}, {"Slice", v_slice}, {"Softmax", v_softmax},
       {"Softplus", v_softplus}, {"Sqrt", v_sqrt}, {"Squeeze", v_squeeze}, {"Sub", v_sub}, {"Sum", v_sum},
@@ -428,6 +478,16 @@ const std::map<std::string, VarFn>& var_registry() {
 }
 
 }  // namespace
+
+// Operators whose outputs carry no gradient by nature (integer / boolean results, shapes, zero-derivative
+// steps): they run as constants even when an input needs a gradient.
+bool detached(const std::string& op) {
+  static const std::set<std::string> ops = {
+      "And", "ArgMax", "ArgMin", "Ceil", "ConstantOfShape", "Equal", "EyeLike", "Floor", "Greater", "GreaterOrEqual",
+      "IsInf", "IsNaN", "Less", "LessOrEqual", "NonZero", "Not", "OneHot", "Or", "Range", "Round", "Shape", "Sign",
+      "Size", "Xor"};
+  return ops.count(op) != 0;
+}
 
 bool has_gradient(const std::string& op_type) { return var_registry().count(op_type) != 0; }
 bool frozen_input(const std::string& op_type, size_t k) { return op_type == "BatchNormalization" && k >= 3; }
@@ -466,9 +526,9 @@ std::vector<Variable> run_graph_variables(const Model::Impl& m, const std::vecto
     Vars outs;
     try {
       auto vf = vreg.find(node.op_type);
-      if (any_grad && vf != vreg.end()) {
+      if (any_grad && vf != vreg.end() && !detached(node.op_type)) {
         outs = vf->second(ctx, vin);
-      } else if (any_grad) {
+      } else if (any_grad && !detached(node.op_type)) {
         throw UnsupportedError("operator " + node.op_type + " has no gradient in kun, and an input needs one", node.op_type);
       } else {  // constants / shape arithmetic: the tensor operator
         for (Tensor& t : m.fns[k](ctx)) outs.emplace_back(t);

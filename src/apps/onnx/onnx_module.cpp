@@ -174,7 +174,12 @@ void GraphModule::register_initializers(const std::map<std::string, Tensor>& ini
       }
     }
     if (owner == this) {
-      while (used.count(leaf) || child(leaf) != nullptr) leaf += "_";
+      auto is_child = [this](const std::string& n) {
+        for (const auto& [cn, cm] : named_children())
+          if (cn == n) return true;
+        return false;
+      };
+      while (used.count(leaf) || is_child(leaf)) leaf += "_";
       path = leaf;
     }
     used.insert(path);
