@@ -283,6 +283,17 @@ TEST(OnnxModule, KunCliImportPredictAndExport) {
     EXPECT_TRUE(close(back.run({x})[0], forward_eval(*net, {x}), 1e-4, 1e-5));
   }
 
+  // Bad files: one clear line, non-zero exit, no .kun written.
+  {
+    std::ofstream(dir / "cut.onnx", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+    const std::string bad = (dir / "bad.kun").string();
+    EXPECT_NE(std::system((kun + " onnx import " + (dir / "cut.onnx").string() + " -o " + bad + quiet).c_str()), 0);
+    EXPECT_FALSE(fs::exists(bad));
+    std::ifstream err((dir / "out.txt").string());
+    std::string msg((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
+    EXPECT_NE(msg.find("kun onnx: onnx:"), std::string::npos) << msg;
+  }
+
   // A kun model file of kun layers exports from the command line, its input shape from the sidecar.
   train::Model km{nn::ModulePtr(net)};
   const std::string native = (dir / "native.kun").string(), out = (dir / "native.onnx").string();
@@ -449,6 +460,26 @@ TEST(OnnxTorch, FineTuneThePyTorchLstm) {
   m.fit(xs, ys, {.epochs = 8, .batch_size = 16, .verbose = 0});
   const double loss1 = m.evaluate(xs, ys)["loss"];
   EXPECT_LT(loss1, loss0 * 0.8) << loss0 << " -> " << loss1;
+}
+
+TEST(OnnxTorch, RoundTripScript) {
+  // scripts/onnx_roundtrip.py exports from PyTorch, runs `kun onnx run`, and fails above 1e-5 relative error.
+#ifdef KUN_CLI_BINARY
+  if (std::system("/usr/bin/python3 -c 'import torch, numpy' > /dev/null 2>&1") != 0)
+    GTEST_SKIP() << "python3-torch is not installed";
+  const std::string build = fs::path(KUN_CLI_BINARY).parent_path().string();
+  const std::string script = std::string(KUN_GOLDEN_DIR) + "/../../scripts/onnx_roundtrip.py";
+  const std::string log = (fs::temp_directory_path() / "kun_onnx_roundtrip.log").string();
+  int rc = std::system(("/usr/bin/python3 " + script + " --build " + build + " --threads 1 --repeat 2 > " + log + " 2>&1").c_str());
+  std::ifstream f(log);
+  std::string out((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("cnn"), std::string::npos) << out;
+  EXPECT_EQ(out.find("MISMATCH"), std::string::npos) << out;
+  fs::remove(log);
+#else
+  GTEST_SKIP() << "no kun binary";
+#endif
 }
 
 }  // namespace
