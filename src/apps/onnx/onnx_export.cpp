@@ -4,6 +4,7 @@
 // parameters under their dotted state-dict names.
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
+#include <onnx/shape_inference/implementation.h>
 
 #include <cmath>
 #include <cstdio>
@@ -555,6 +556,13 @@ void check_model_bytes(const std::string& bytes, const std::string& source) {
     pb::checker::check_model(mp);
   } catch (const std::exception& e) {
     throw ValueError("onnx: '" + source + "' fails the ONNX checker: " + e.what());
+  }
+  // Strict shape and type inference too: every node's inferred output must agree with the declared
+  // graph outputs (what other runtimes check when they load the file).
+  try {
+    pb::shape_inference::InferShapes(mp, pb::OpSchemaRegistry::Instance(), pb::ShapeInferenceOptions(true, 1, true));
+  } catch (const std::exception& e) {
+    throw ValueError("onnx: '" + source + "' fails ONNX shape inference: " + e.what());
   }
 }
 

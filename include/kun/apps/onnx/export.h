@@ -7,7 +7,8 @@
 // LSTM -> LSTM with the gates reordered, Dropout -> nothing (inference), BatchNorm -> BatchNormalization with the
 // running statistics, ...). Parameters become initializers under their dotted state-dict names
 // ("0.weight", "conv1.bias"), so an exported model re-imports with the same names. The batch dim is
-// symbolic ("batch"). The exported file always passes onnx::checker::check_model; a layer kun cannot
+// symbolic ("batch"). The exported file always passes onnx::checker::check_model and strict shape
+// inference; a layer kun cannot
 // express in ONNX is a kun::onnx::UnsupportedError naming the layer's path and type.
 #pragma once
 #include <cstdint>
@@ -38,7 +39,8 @@ std::string export_bytes(nn::Module& model, const ExportOptions& opt = {});
 // Writes the file atomically (temp file + rename).
 void export_model(nn::Module& model, const std::string& path, const ExportOptions& opt = {});
 
-// onnx::checker::check_model on serialized bytes; throws ValueError with the checker's message.
+// onnx::checker::check_model plus strict shape / type inference on serialized bytes; throws ValueError
+// with ONNX's message.
 void check_model_bytes(const std::string& bytes, const std::string& source = "<memory>");
 
 // Layer types export_model knows (registry names: "dense", "conv2d", ...).
