@@ -314,7 +314,9 @@ TEST(OnnxModule, KunCliImportPredictAndExport) {
 TEST(OnnxModule, FineTuningAnImportedCnnLowersTheLoss) {
   std::shared_ptr<nn::Sequential> net;
   const std::string bytes = exported_cnn_bytes(net);
-  auto gm = std::make_shared<ko::GraphModule>(ko::Model::from_bytes(bytes, "cnn.onnx"));
+  auto imported = ko::Model::from_bytes(bytes, "cnn.onnx");
+  const Tensor w_imported = imported.weights().at("0.weight").clone();
+  auto gm = std::make_shared<ko::GraphModule>(imported);
   EXPECT_EQ(gm->initializer_paths().at("0.weight"), "0.weight");
 
   // The autograd path computes what the inference path computes.
@@ -342,6 +344,7 @@ TEST(OnnxModule, FineTuningAnImportedCnnLowersTheLoss) {
   double loss1 = m.evaluate(xs, ys)["loss"];
   EXPECT_LT(loss1, loss0 * 0.7) << "loss " << loss0 << " -> " << loss1;
   EXPECT_FALSE(close(gm->named_parameters().front().second.data(), before)) << first_name << " did not change";
+  EXPECT_TRUE(close(imported.weights().at("0.weight"), w_imported)) << "the imported Model's own weights stay put";
 
   // The fine-tuned weights save and load with the graph.
   const std::string path = (fs::temp_directory_path() / "kun_finetuned.kun").string();

@@ -107,7 +107,10 @@ std::string mangle(std::string s) {
 // ---------------------------------------------------------------- GraphModule
 
 GraphModule::GraphModule(Model model) : model_(std::move(model)) {
-  register_initializers(model_.weights());
+  // Copies: training this module must not change the weights seen through other handles of `model`.
+  std::map<std::string, Tensor> init;
+  for (const auto& [name, t] : model_.weights()) init[name] = t.clone();
+  register_initializers(init);
   eval();  // imported graphs are inference graphs; train::Model::fit switches the mode itself
 }
 
