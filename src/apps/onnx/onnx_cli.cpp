@@ -41,7 +41,7 @@ void print_info(const Model& m, std::ostream& os) {
 }  // namespace
 
 int cli_main(int argc, char** argv) {
-  CLI::App app{"kun onnx: import and run ONNX models with kun's kernels", "onnx"};
+  CLI::App app{"kun onnx: import, run and export ONNX models with kun's kernels", "onnx"};
   app.require_subcommand(1);
   int threads = 0;
   app.add_option("--threads", threads, "worker threads (0: all cores)");
