@@ -53,7 +53,20 @@ Tensor forward_eval(nn::Module& m, const std::vector<Tensor>& xs) {
   auto back = ko::Model::from_bytes(bytes, m.type_name() + ".onnx", {.run_checker = true});
   Tensor want = forward_eval(m, xs);
   Tensor got = back.run(xs)[0];
-  return close(got, want, rtol, atol);
+  auto r = close(got, want, rtol, atol);
+  if (!r) return r;
+  // The re-imported graph on the autograd path (fine-tuning) gives the same, and gradients reach every
+  // floating-point parameter.
+  auto gm = std::make_shared<ko::GraphModule>(back);
+  std::vector<Variable> vs;
+  for (const auto& x : xs) vs.emplace_back(x, is_floating(x.dtype()));
+  Variable y = gm->forward_many(vs);
+  r = close(y.data(), want, rtol, atol);
+  if (!r) return r << " (autograd path)";
+  sum(mul(y, y)).backward();
+  for (const auto& [name, p] : gm->named_parameters())
+    if (!p.has_grad()) return ::testing::AssertionFailure() << "parameter '" << name << "' got no gradient";
+  return r;
 }
 
 TEST(OnnxExport, EachLayerKindReimportsToTheSameOutputs) {

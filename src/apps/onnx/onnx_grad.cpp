@@ -180,7 +180,7 @@ Vars pool(OpContext& c, const Vars& v, bool is_max) {
   Pool2dOptions o;
   o.kernel = size2(g.k, g.nsp);
   o.stride = size2(g.s, g.nsp);
-  o.padding = size2(g.pb, g.nsp);
+  o.padding = g.nsp == 1 ? Size2(0, g.pb[0]) : Size2(g.pb[0], g.pb[1]);  // 1-D runs as (1, L)
   o.ceil_mode = c.attr_i("ceil_mode", 0) != 0;
   if (is_max) o.dilation = size2(g.d, g.nsp);
   else o.count_include_pad = c.attr_i("count_include_pad", 0) != 0;
