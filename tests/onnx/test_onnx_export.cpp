@@ -252,6 +252,7 @@ TEST(OnnxModule, ImportedGraphSavesAsKunModel) {
   EXPECT_EQ(meta->input_shape, (std::vector<int64_t>{1, 28, 28}));
   EXPECT_EQ(meta->output_activation, "softmax");  // logits
 
+  ko::register_graph_module();  // idempotent (already registered: this test links the module)
   train::Model loaded = train::Model::load(kun_path);
   EXPECT_EQ(loaded.module().type_name(), "onnx_graph");
   Tensor x = rand({5, 1, 28, 28});

@@ -243,10 +243,16 @@ nn::json GraphModule::config() const {
           {"initializers", inits}};
 }
 
-KUN_REGISTER_MODULE("onnx_graph", [](const nlohmann::json& c) { return std::make_shared<GraphModule>(c, nn::FromConfig{}); });
+void register_graph_module() {
+  nn::Module::register_type("onnx_graph",
+                            [](const nlohmann::json& c) { return std::make_shared<GraphModule>(c, nn::FromConfig{}); });
+}
+// Runs whenever this file is linked (import_to_kun / GraphModule users link it).
+[[maybe_unused]] static const bool kGraphModuleRegistered = [] {
+  register_graph_module();
+  return true;
+}();
 
-// Registers "onnx_graph" (idempotent): the static registrar above runs whenever this file is linked,
-// and import_to_kun / GraphModule users link it.
 void import_to_kun(const std::string& onnx_path, const std::string& kun_path, const KunImportOptions& opt) {
   Model m = Model::load(onnx_path);
   auto net = std::make_shared<GraphModule>(m);

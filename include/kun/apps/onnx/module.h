@@ -62,6 +62,11 @@ class GraphModule : public nn::MultiInputModule {
   std::map<std::string, Slot> slots_;  // by initializer name
 };
 
+// Registers module type "onnx_graph" for nn::Module::from_config / train::Model::load (idempotent). It
+// happens on its own when this file's code is linked (anything above used); a program that only loads
+// .kun files of imported models calls it first, since a static library drops unreferenced registrars.
+void register_graph_module();
+
 // `kun onnx import model.onnx -o model.kun`: imports, wraps in a GraphModule and saves it with
 // train::Model::save (atomic), plus the `<model>.kun.meta.json` sidecar kun predict reads (input shape
 // from the ONNX input, without the batch dim; see KunImportOptions).
