@@ -2,10 +2,11 @@
 """PyTorch -> ONNX -> kun round trip.
 
 Exports a small CNN and a small LSTM from PyTorch (Debian's python3-torch) to ONNX, runs them with
-`kun_onnx run`, and checks kun's outputs against PyTorch's (max relative error <= 1e-5 of the output
-scale). Also prints the median inference latency of both sides.
+`kun onnx run`, and checks kun's outputs against PyTorch's (max relative error <= 1e-5 of the output
+scale). Also prints the median inference latency of both sides, in-process for each (kun: the
+importer's Model::run; PyTorch: model(x) under no_grad), for each batch size of --batches.
 
-    python3 scripts/onnx_roundtrip.py --build build [--threads 2] [--repeat 50]
+    /usr/bin/python3 scripts/onnx_roundtrip.py --build build [--threads 2] [--repeat 50] [--batches 1,8,64]
 """
 import argparse
 import os
@@ -57,16 +58,22 @@ def torch_latency(model, x, repeat):
     return sorted(times)[len(times) // 2]
 
 
-def check(name, model, x, args, tmp):
+def kun_command(build):
+    kun = os.path.join(build, "kun")
+    return [kun, "onnx"] if os.path.exists(kun) else [os.path.join(build, "kun_onnx")]
+
+
+def check(name, model, x, args, tmp, export=True):
     model.eval()
     path = os.path.join(tmp, name + ".onnx")
-    torch.onnx.export(model, x, path, opset_version=13, input_names=["x"], output_names=["y"],
-                      dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    if export:
+        torch.onnx.export(model, x, path, opset_version=13, input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
     with torch.no_grad():
         want = model(x).numpy()
     np.save(os.path.join(tmp, name + "_x.npy"), x.numpy())
-    cmd = [os.path.join(args.build, "kun_onnx"), "--threads", str(args.threads), "run", path,
-           "-i", os.path.join(tmp, name + "_x.npy"), "-o", tmp, "--repeat", str(args.repeat)]
+    cmd = kun_command(args.build) + ["--threads", str(args.threads), "run", path,
+                                     "-i", os.path.join(tmp, name + "_x.npy"), "-o", tmp, "--repeat", str(args.repeat)]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
         print(f"{name}: kun failed: {res.stderr.strip()}")
@@ -77,7 +84,7 @@ def check(name, model, x, args, tmp):
     torch.set_num_threads(args.threads)
     torch_ms = torch_latency(model, x, args.repeat)
     ok = got.shape == want.shape and rel <= 1e-5
-    print(f"{name:10s} shape {tuple(got.shape)}  max rel err {rel:.2e}  "
+    print(f"{name:10s} batch {x.shape[0]:3d} shape {tuple(got.shape)}  max rel err {rel:.2e}  "
           f"kun {kun_ms:.3f} ms  torch {torch_ms:.3f} ms  {'OK' if ok else 'MISMATCH'}")
     return ok
 
@@ -87,6 +94,7 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=30)
+    ap.add_argument("--batches", default="8", help="comma-separated CNN batch sizes")
     args = ap.parse_args()
     torch.manual_seed(0)
     ok = True
@@ -95,7 +103,8 @@ def main():
         with torch.no_grad():  # non-trivial BatchNorm statistics
             cnn.features[1].running_mean.uniform_(-0.5, 0.5)
             cnn.features[1].running_var.uniform_(0.5, 2.0)
-        ok &= check("cnn", cnn, torch.randn(8, 1, 28, 28), args, tmp)
+        for k, b in enumerate(int(v) for v in args.batches.split(",")):
+            ok &= check("cnn", cnn, torch.randn(b, 1, 28, 28), args, tmp, export=(k == 0))
         ok &= check("lstm", SmallLstm(), torch.randn(4, 20, 8), args, tmp)
     sys.exit(0 if ok else 1)
 

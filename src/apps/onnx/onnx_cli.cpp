@@ -1,10 +1,16 @@
-// `kun onnx` verbs: info (import check + summary) and run (inference on .npy inputs).
+// `kun onnx` verbs: info (import check + summary), run (inference on .npy inputs), import (to a .kun
+// model file) and export (a .kun model to .onnx).
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <iostream>
 #include <map>
+#include <sstream>
 
+#include "kun/apps/onnx/export.h"
+#include "kun/apps/onnx/module.h"
 #include "kun/apps/onnx/onnx.h"
+#include "kun/train/config.h"
+#include "kun/train/model.h"
 #include "kun/core/threading.h"
 #include "kun/data/npy.h"
 
@@ -35,7 +41,7 @@ void print_info(const Model& m, std::ostream& os) {
 }  // namespace
 
 int cli_main(int argc, char** argv) {
-  CLI::App app{"kun onnx: import and run ONNX models with kun's kernels", "onnx"};
+  CLI::App app{"kun onnx: import, run and export ONNX models with kun's kernels", "onnx"};
   app.require_subcommand(1);
   int threads = 0;
   app.add_option("--threads", threads, "worker threads (0: all cores)");
@@ -43,9 +49,28 @@ int cli_main(int argc, char** argv) {
   std::string model_path;
   bool check = false;
   auto* info = app.add_subcommand("info", "import a model (reporting any unsupported operator) and print its inputs, outputs and operators");
-  info->alias("import");
   info->add_option("model", model_path, ".onnx file")->required();
   info->add_flag("--check", check, "also run the ONNX checker");
+
+  std::string kun_out, activation = "auto";
+  std::vector<std::string> classes;
+  auto* imp = app.add_subcommand("import", "import an .onnx model; with -o save it as a kun model file that kun predict / train::Model::load run");
+  imp->add_option("model", model_path, ".onnx file")->required();
+  imp->add_option("-o,--output", kun_out, "the .kun model file to write (plus its .meta.json sidecar)");
+  imp->add_option("--output-activation", activation, "how kun predict reads the outputs: auto, softmax, sigmoid, none")
+      ->check(CLI::IsMember({"auto", "softmax", "sigmoid", "none"}));
+  imp->add_option("--classes", classes, "class names for kun predict, in output order");
+  imp->add_flag("--check", check, "also run the ONNX checker");
+
+  std::string onnx_out, input_shape;
+  int64_t opset = 17;
+  auto* exp = app.add_subcommand("export", "export a kun model file (Sequential or Graph of kun layers) to ONNX");
+  exp->add_option("model", model_path, ".kun model file")->required();
+  exp->add_option("-o,--output", onnx_out, "the .onnx file to write")->required();
+  exp->add_option("--input-shape", input_shape,
+                  "input shape without the batch dim, e.g. 1,28,28 (default: the model's .meta.json, or a Graph's inputs); "
+                  "-1 marks a dynamic dim");
+  exp->add_option("--opset", opset, "ONNX opset (14..17)")->check(CLI::Range(14, 17));
 
   std::vector<std::string> inputs;
   std::string out_dir;
@@ -63,9 +88,39 @@ int cli_main(int argc, char** argv) {
   }
   try {
     if (threads > 0) set_num_threads(threads);
+    if (exp->parsed()) {
+      train::Model km = train::Model::load(model_path);
+      ExportOptions eo;
+      eo.opset = opset;
+      std::vector<int64_t> shape;
+      if (!input_shape.empty()) {
+        std::stringstream ss(input_shape);
+        std::string tok;
+        while (std::getline(ss, tok, ','))
+          try {
+            shape.push_back(std::stoll(tok));
+          } catch (const std::exception&) {
+            throw ValueError("--input-shape: expected comma-separated integers like 1,28,28, got '" + input_shape + "'");
+          }
+      } else if (auto meta = train::load_meta(model_path); meta && km.module().type_name() != "graph") {
+        shape = meta->input_shape;
+      }
+      if (!shape.empty()) eo.input_shapes = {shape};
+      export_model(km.module(), onnx_out, eo);
+      Model back = Model::load(onnx_out);
+      std::cout << "wrote " << onnx_out << " (opset " << back.opset() << ", " << back.nodes().size() << " nodes, "
+                << back.weights().size() << " initializers; passes the ONNX checker)\n";
+      return 0;
+    }
     Model m = Model::load(model_path, {.run_checker = check});
-    if (info->parsed()) {
+    if (info->parsed() || (imp->parsed() && kun_out.empty())) {
       print_info(m, std::cout);
+      return 0;
+    }
+    if (imp->parsed()) {
+      import_to_kun(model_path, kun_out, {.output_activation = activation, .classes = classes});
+      std::cout << "wrote " << kun_out << " and " << train::meta_path_for(kun_out) << " (" << m.nodes().size()
+                << " nodes, " << m.weights().size() << " initializers)\n";
       return 0;
     }
     std::map<std::string, Tensor> feeds;

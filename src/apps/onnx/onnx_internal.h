@@ -4,7 +4,9 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "kun/apps/onnx/onnx.h"
@@ -59,3 +61,44 @@ using OpFn = std::vector<Tensor> (*)(OpContext& ctx);
 const std::map<std::string, OpFn>& op_registry();
 
 }  // namespace kun::onnx::detail
+
+namespace kun::onnx {
+
+struct Model::Impl {
+  std::string source;
+  int64_t opset = 0;
+  std::vector<ValueInfo> inputs, outputs;
+  std::vector<NodeInfo> node_infos;
+  std::vector<detail::Node> nodes;         // topological order
+  std::vector<detail::OpFn> fns;           // one per node
+  std::map<std::string, Tensor> weights;   // initializers
+  // For freeing intermediates early: index of the last node reading each value.
+  std::unordered_map<std::string, size_t> last_use;
+  // The ModelProto without its initializers (their data lives in `weights`): what a .kun file embeds.
+  std::string graph_bytes;
+};
+
+namespace detail {
+
+struct ModelAccess {
+  static const Model::Impl& impl(const Model& m) { return *m.impl_; }
+  static Model make(std::shared_ptr<const Model::Impl> impl) {
+    Model m;
+    m.impl_ = std::move(impl);
+    return m;
+  }
+  // Rebuilds a model from Impl::graph_bytes plus the initializer tensors (by name).
+  static Model with_weights(const std::string& graph_bytes, const std::map<std::string, Tensor>& weights,
+                            const std::string& source);
+};
+
+// Runs the graph with `weights` standing in for the initializers (same names).
+std::map<std::string, Tensor> run_graph(const Model::Impl& m, const std::map<std::string, Tensor>& inputs,
+                                        const std::map<std::string, Tensor>& weights);
+// Impl::graph_bytes with `weights` added back as initializers.
+std::string graph_bytes_with_weights(const std::string& graph_bytes, const std::map<std::string, Tensor>& weights);
+// Checks a fed input against the declared dtype and shape.
+void check_input(const ValueInfo& vi, const Tensor& x);
+
+}  // namespace detail
+}  // namespace kun::onnx

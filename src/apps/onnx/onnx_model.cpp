@@ -200,21 +200,14 @@ void tensor_to_proto(const Tensor& t, pb::TensorProto& tp) { to_proto(t, tp); }
 
 // ---------------------------------------------------------------- the model
 
-struct Model::Impl {
-  std::string source;
-  int64_t opset = 0;
-  std::vector<ValueInfo> inputs, outputs;
-  std::vector<NodeInfo> node_infos;
-  std::vector<Node> nodes;                 // topological order
-  std::vector<detail::OpFn> fns;           // one per node
-  std::map<std::string, Tensor> weights;   // initializers
-  // For freeing intermediates early: index of the last node reading each value.
-  std::unordered_map<std::string, size_t> last_use;
-};
-
 Model Model::load(const std::string& path, const ImportOptions& opt) {
   return from_bytes(read_file_bytes(path), path, opt);
 }
+
+namespace {
+Model build_model(pb::ModelProto& mp, const std::string& source, const ImportOptions& opt,
+                  const std::map<std::string, Tensor>* extra_weights, std::shared_ptr<Model::Impl>& impl);
+}  // namespace
 
 Model Model::from_bytes(const std::string& bytes, const std::string& source, const ImportOptions& opt) {
   pb::ModelProto mp;
@@ -222,6 +215,23 @@ Model Model::from_bytes(const std::string& bytes, const std::string& source, con
   KUN_CHECK(mp.ParseFromString(bytes), IOError, "onnx: '", source,
             "' is not a valid ONNX model (truncated or corrupt protobuf)");
   KUN_CHECK(mp.has_graph(), IOError, "onnx: '", source, "' has no graph (truncated or not an ONNX model?)");
+  std::shared_ptr<Impl> impl;
+  return build_model(mp, source, opt, nullptr, impl);
+}
+
+Model detail::ModelAccess::with_weights(const std::string& graph_bytes, const std::map<std::string, Tensor>& weights,
+                                        const std::string& source) {
+  pb::ModelProto mp;
+  KUN_CHECK(!graph_bytes.empty() && mp.ParseFromString(graph_bytes) && mp.has_graph(), IOError, "onnx: '", source,
+            "' holds no valid ONNX graph (truncated or corrupt)");
+  std::shared_ptr<Model::Impl> impl;
+  Model m = build_model(mp, source, {}, &weights, impl);
+  return m;
+}
+
+namespace {
+Model build_model(pb::ModelProto& mp, const std::string& source, const ImportOptions& opt,
+                  const std::map<std::string, Tensor>* extra_weights, std::shared_ptr<Model::Impl>& impl) {
   if (opt.run_checker) {
     try {
       pb::checker::check_model(mp);
@@ -229,7 +239,7 @@ Model Model::from_bytes(const std::string& bytes, const std::string& source, con
       throw ValueError("onnx: '" + source + "' fails the ONNX checker: " + e.what());
     }
   }
-  auto impl = std::make_shared<Impl>();
+  impl = std::make_shared<Model::Impl>();
   impl->source = source;
   for (const auto& os : mp.opset_import())
     if (os.domain().empty() || os.domain() == "ai.onnx") impl->opset = os.version();
@@ -241,6 +251,11 @@ Model Model::from_bytes(const std::string& bytes, const std::string& source, con
     impl->weights[init.name()] = from_proto(init, "initializer '" + init.name() + "'");
     known.insert(init.name());
   }
+  if (extra_weights)
+    for (const auto& [name, t] : *extra_weights) {
+      impl->weights[name] = t;
+      known.insert(name);
+    }
   require_supported(g.sparse_initializer_size() == 0, "sparse_initializer", "onnx: '", source, "' has sparse initializers, which kun does not support");
   for (const auto& vi : g.input()) {
     if (impl->weights.count(vi.name())) continue;  // an initializer listed as input: a default value
@@ -328,10 +343,11 @@ Model Model::from_bytes(const std::string& bytes, const std::string& source, con
   for (size_t k = 0; k < impl->nodes.size(); ++k)
     for (const auto& in : impl->nodes[k].inputs)
       if (!in.empty()) impl->last_use[in] = k;
-  Model m;
-  m.impl_ = std::move(impl);
-  return m;
+  mp.mutable_graph()->clear_initializer();
+  KUN_CHECK(mp.SerializeToString(&impl->graph_bytes), ValueError, "onnx: cannot serialize the graph of '", source, "'");
+  return detail::ModelAccess::make(impl);
 }
+}  // namespace
 
 const std::vector<ValueInfo>& Model::inputs() const { return impl_->inputs; }
 const std::vector<ValueInfo>& Model::outputs() const { return impl_->outputs; }
@@ -352,13 +368,10 @@ std::vector<Tensor> Model::run(const std::vector<Tensor>& inputs) const {
 }
 
 std::map<std::string, Tensor> Model::run(const std::map<std::string, Tensor>& inputs) const {
-  const Impl& m = *impl_;
-  std::unordered_map<std::string, Tensor> env;
-  for (const auto& [name, w] : m.weights) env[name] = w;
-  for (const auto& vi : m.inputs) {
-    auto it = inputs.find(vi.name);
-    KUN_CHECK(it != inputs.end() && it->second.defined(), ValueError, "onnx: input '", vi.name, "' was not given");
-    const Tensor& x = it->second;
+  return detail::run_graph(*impl_, inputs, impl_->weights);
+}
+
+void detail::check_input(const ValueInfo& vi, const Tensor& x) {
     if (vi.elem_type) {
       DType want = to_dtype(vi.elem_type, "input '" + vi.name + "'");
       KUN_CHECK(x.dtype() == want, TypeError, "onnx: input '", vi.name, "' must be ", dtype_name(want), ", got ",
@@ -377,7 +390,17 @@ std::map<std::string, Tensor> Model::run(const std::map<std::string, Tensor>& in
                          (std::ostringstream() << x.shape()).str());
       }
     }
-    env[vi.name] = x;
+}
+
+std::map<std::string, Tensor> detail::run_graph(const Model::Impl& m, const std::map<std::string, Tensor>& inputs,
+                                                const std::map<std::string, Tensor>& weights) {
+  std::unordered_map<std::string, Tensor> env;
+  for (const auto& [name, w] : weights) env[name] = w;
+  for (const auto& vi : m.inputs) {
+    auto it = inputs.find(vi.name);
+    KUN_CHECK(it != inputs.end() && it->second.defined(), ValueError, "onnx: input '", vi.name, "' was not given");
+    check_input(vi, it->second);
+    env[vi.name] = it->second;
   }
   std::set<std::string> keep;
   for (const auto& o : m.outputs) keep.insert(o.name);
@@ -438,6 +461,19 @@ std::map<std::string, Tensor> Model::run(const std::map<std::string, Tensor>& in
   std::map<std::string, Tensor> result;
   for (const auto& o : m.outputs) result[o.name] = env.at(o.name);
   return result;
+}
+
+std::string detail::graph_bytes_with_weights(const std::string& graph_bytes, const std::map<std::string, Tensor>& weights) {
+  pb::ModelProto mp;
+  KUN_CHECK(mp.ParseFromString(graph_bytes), IOError, "onnx: the stored graph is corrupt");
+  for (const auto& [name, t] : weights) {
+    pb::TensorProto* tp = mp.mutable_graph()->add_initializer();
+    to_proto(t, *tp);
+    tp->set_name(name);
+  }
+  std::string out;
+  KUN_CHECK(mp.SerializeToString(&out), ValueError, "onnx: cannot serialize the model (larger than 2 GB?)");
+  return out;
 }
 
 std::vector<std::string> supported_operators() {

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 #include <numeric>
+#include <random>
 
 #include "kun/tensor/ops.h"
 #include "onnx_internal.h"
@@ -150,7 +151,25 @@ Outs op_identity(OpContext& c) { return {c.input(0)}; }
 Outs op_dropout(OpContext& c) {
   // Inference: identity; the optional mask output is all true.
   const double ratio = c.has_input(1) ? c.input(1).item_double() : c.attr_f("ratio", 0.5);
-  if (c.has_input(2) && c.input(2).item<bool>() && ratio != 0) unsupported(c, "training_mode=1 with ratio > 0");
+  if (c.has_input(2) && c.input(2).item<bool>() && ratio != 0) {
+    // Training mode: keep where u >= ratio, u uniform in [0, 1) drawn in C order from MT19937 seeded with
+    // `seed` (53-bit doubles from two 32-bit draws), the same stream as the spec's reference
+    // (numpy's legacy RandomState); without a seed the draws are random.
+    KUN_CHECK(ratio >= 0 && ratio < 1, ValueError, "ratio must be in [0, 1), got ", ratio);
+    std::mt19937 gen(c.has_attr("seed") ? static_cast<uint32_t>(c.attr_i("seed", 0)) : std::random_device{}());
+    const Tensor& x = c.input(0);
+    const int64_t n = x.numel();
+    Tensor mask = Tensor::empty(x.shape(), DType::bool_);
+    bool* m = mask.data<bool>();
+    for (int64_t k = 0; k < n; ++k) {
+      const uint32_t a = gen() >> 5, b = gen() >> 6;
+      m[k] = (a * 67108864.0 + b) / 9007199254740992.0 >= ratio;
+    }
+    Tensor y = mul(mul(x, mask.to(x.dtype())), 1.0 / (1.0 - ratio));
+    Outs r{y};
+    if (c.n_out > 1) r.push_back(mask);
+    return r;
+  }
   if (c.opset < 7 && c.attr_i("is_test", 0) == 0) unsupported(c, "is_test=0 (training)");
   Outs r{c.input(0)};
   if (c.n_out > 1) r.push_back(full(c.input(0).shape(), 1.0, DType::bool_));

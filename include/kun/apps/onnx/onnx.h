@@ -21,6 +21,10 @@
 
 namespace kun::onnx {
 
+namespace detail {
+struct ModelAccess;  // the importer's internals (src/apps/onnx)
+}
+
 // An operator (or data type, or attribute value) that the importer does not implement.
 class UnsupportedError : public ValueError {
  public:
@@ -66,8 +70,10 @@ class Model {
   std::vector<Tensor> run(const std::vector<Tensor>& inputs) const;
   std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs) const;
 
+  struct Impl;  // the importer's graph form (src/apps/onnx); opaque here
+
  private:
-  struct Impl;
+  friend struct detail::ModelAccess;
   std::shared_ptr<const Impl> impl_;
 };
 
