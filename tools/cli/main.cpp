@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "kun/apps/onnx/onnx.h"
 #include "kun/apps/recsys/cli.h"
+#include "kun/serve/cli.h"
 
 namespace {
 
@@ -33,6 +34,7 @@ int run(int argc, char** argv) {
   // recsys has its own parser: hand it the rest of the line untouched.
   if (argc >= 2 && std::string(argv[1]) == "recsys") return kun::recsys::cli_main(argc - 1, argv + 1);
   if (argc >= 2 && std::string(argv[1]) == "onnx") return kun::onnx::cli_main(argc - 1, argv + 1);
+  if (argc >= 2 && std::string(argv[1]) == "serve") return kun::serve::cli_main(argc - 1, argv + 1);
 
   CLI::App app{"kun: train, evaluate and use neural models from the command line.\n"
                "Run `kun train` with no config for the main job: a CNN on Fashion-MNIST.",
@@ -109,6 +111,7 @@ int run(int argc, char** argv) {
   auto* ver = app.add_subcommand("version", "Print the version.");
   app.add_subcommand("recsys", "Recommender systems: train, eval, recommend, similar (kun recsys --help).");
   app.add_subcommand("onnx", "ONNX models: info (import check), run (kun onnx --help).");
+  app.add_subcommand("serve", "Model server: KServe v2 + TF-Serving REST, batching, metrics (kun serve --help).");
 
   try {
     app.parse(argc, argv);
