@@ -36,6 +36,7 @@ struct RequestContext {
   bool fresh = false;
   Clock::time_point start;
   std::string id, model, version;
+  std::string body;  // the request body (read by the server under the size limit)
 };
 thread_local RequestContext t_ctx;
 
@@ -106,7 +107,7 @@ std::string iso_now() {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&t, &tm);
-  char buf[40];
+  char buf[80];
   std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                 tm.tm_hour, tm.tm_min, tm.tm_sec, int(ms));
   return buf;
@@ -219,11 +220,11 @@ struct Server::Impl {
            ",\"max_batch_size\":" + std::to_string(lv.batcher().options().max_batch_size) + "}}";
   }
 
-  void kserve_infer(const httplib::Request& req, httplib::Response& res, const std::string& model,
+  void kserve_infer(httplib::Response& res, const std::string& model,
                     const std::string& version) {
     auto lv = find(model, version, "");
     const ModelSignature& sig = lv->signature();
-    InferRequest r = decode_kserve_infer(req.body);
+    InferRequest r = decode_kserve_infer(t_ctx.body);
     if (r.inputs.size() != 1)
       throw RequestError(400, "model '" + model + "' takes one input ('" + sig.input_name + "'), got " +
                                   std::to_string(r.inputs.size()));
@@ -300,7 +301,7 @@ struct Server::Impl {
         }
         if (action == "infer") {
           if (!post) throw RequestError(405, "infer takes POST with a JSON body");
-          return kserve_infer(req, res, model, version);
+          return kserve_infer(res, model, version);
         }
       }
     }
@@ -358,9 +359,9 @@ struct Server::Impl {
       auto lv = find(model, version, label);
       const ModelSignature& sig = lv->signature();
       bool row = true;
-      WireTensor t = decode_tfserving_predict(req.body, sig.input_name, row);
+      WireTensor t = decode_tfserving_predict(t_ctx.body, sig.input_name, row);
       check_input(t, sig);
-      const int k = verb == "classify" ? decode_classify_k(req.body) : 0;
+      const int k = verb == "classify" ? decode_classify_k(t_ctx.body) : 0;
       std::vector<int64_t> out_shape;
       auto out = run(*lv, t, out_shape);
       if (verb == "predict") return reply_json(res, 200, encode_tfserving_response(row, out_shape, out.data()));
@@ -446,6 +447,12 @@ struct Server::Impl {
       t_ctx.id = id_prefix + std::to_string(next_id.fetch_add(1) + 1);
     }
     t_ctx.fresh = false;
+    struct ShrinkBody {  // a huge body's buffer is not kept by this thread after the request
+      ~ShrinkBody() {
+        if (t_ctx.body.capacity() > (size_t(1) << 20)) std::string().swap(t_ctx.body);
+        t_ctx.body.clear();
+      }
+    } shrink;
     const double secs = std::chrono::duration<double>(Clock::now() - t_ctx.start).count();
     metrics.count_request(t_ctx.model, t_ctx.version, res.status);
     if (!t_ctx.model.empty() && res.status == 200) metrics.observe_latency(t_ctx.model, Metrics::Phase::Total, secs);
@@ -458,7 +465,7 @@ struct Server::Impl {
                              ",\"remote\":" + json_quote(req.remote_addr) + ",\"method\":" + json_quote(method) +
                              ",\"path\":" + json_quote(req.path.substr(0, 256)) + ",\"status\":" + std::to_string(res.status) +
                              ",\"model\":" + json_quote(t_ctx.model) + ",\"version\":" + json_quote(t_ctx.version) +
-                             ",\"ms\":" + ms + ",\"bytes_in\":" + std::to_string(req.body.size()) +
+                             ",\"ms\":" + ms + ",\"bytes_in\":" + std::to_string(t_ctx.body.size()) +
                              ",\"bytes_out\":" + std::to_string(res.body.size()) + "}\n";
     std::lock_guard<std::mutex> lk(log_mu);
     std::fwrite(line.data(), 1, line.size(), log);
@@ -519,13 +526,45 @@ void Server::start() {
     m.begin_request(req, res);
     return httplib::Server::HandlerResponse::Unhandled;
   });
-  auto handler = [&m](const httplib::Request& req, httplib::Response& res) { m.handle(req, res); };
-  h.Get(".*", handler);
-  h.Post(".*", handler);
-  h.Put(".*", handler);
-  h.Delete(".*", handler);
-  h.Patch(".*", handler);
-  h.Options(".*", handler);
+  h.Get(".*", [&m](const httplib::Request& req, httplib::Response& res) {
+    t_ctx.body.clear();
+    m.handle(req, res);
+  });
+  // POST bodies are read here, not by the library, so the size limit holds for chunked bodies too.
+  h.Post(".*", [&m](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+    std::string& body = t_ctx.body;
+    body.clear();
+    bool too_big = false;
+    const bool ok = reader([&](const char* data, size_t len) {
+      if (body.size() + len > m.opt.max_body_bytes) {
+        too_big = true;
+        return false;
+      }
+      body.append(data, len);
+      return true;
+    });
+    if (!ok || too_big) {
+      const bool big = too_big || res.status == 413;
+      res.set_header("Connection", "close");
+      Impl::reply_json(res, big ? 413 : 400,
+                       encode_error(big ? "request body larger than " + std::to_string(m.opt.max_body_bytes) +
+                                              " bytes (--max-body-bytes)"
+                                        : "could not read the request body (truncated, malformed chunked encoding, "
+                                          "or the client went silent)"));
+      return;
+    }
+    m.handle(req, res);
+  });
+  // Other methods: 405 without reading the body.
+  auto refuse = [&m](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader&) {
+    t_ctx.body.clear();
+    res.set_header("Connection", "close");
+    m.handle(req, res);
+  };
+  h.Put(".*", refuse);
+  h.Delete(".*", refuse);
+  h.Patch(".*", refuse);
+  h.Options(".*", [&m](const httplib::Request& req, httplib::Response& res) { m.handle(req, res); });
   // Errors the HTTP library answers itself (malformed request, body too large, ...) get the same
   // JSON shape as ours.
   h.set_error_handler(httplib::Server::HandlerWithResponse(

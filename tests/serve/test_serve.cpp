@@ -260,6 +260,7 @@ TEST(ServeRepository, VersionsLoadAndABrokenOneNeverReplacesAWorkingOne) {
   // Broken version 2: reported, version 1 keeps serving.
   fs::create_directories(root / "cnn" / "2");
   std::ofstream(root / "cnn" / "2" / "model.kun") << "garbage";
+  fs::copy_file(root / "cnn" / "1" / "model.kun.meta.json", root / "cnn" / "2" / "model.kun.meta.json");
   auto problems = repo.poll();
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_NE(problems[0].find("cnn version 2"), std::string::npos) << problems[0];
@@ -348,7 +349,7 @@ TEST(ServeServer, InProcessOutputsEqualModelPredict) {
   ASSERT_EQ(j["outputs"][0]["data"].size(), want.size());
   for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(j["outputs"][0]["data"][i].get<float>(), want[i]) << i;
 
-  auto [st2, body2] = http_post(s.port(), "/v2/models/cnn/infer", kserve_body({1, 1, 6, 5}, "[]"));
+  auto [st2, body2] = http_post(s.port(), "/v2/models/cnn/infer", kserve_body({1, 1, 6, 5}, json(std::vector<float>(30, 0.5f)).dump()));
   EXPECT_EQ(st2, 400);
   EXPECT_NE(json::parse(body2)["error"].get<std::string>().find("expected shape [-1,1,6,6]"), std::string::npos)
       << body2;

@@ -33,6 +33,12 @@ import time
 FAILURES = []
 
 
+def close(a, b, tol=2e-6):
+    """Rows computed in batches of different sizes may differ in the last bits (the kernels block
+    differently); the same batch gives identical bits."""
+    return len(a) == len(b) and all(abs(x - y) <= tol for x, y in zip(a, b))
+
+
 def check(cond, what):
     if not cond:
         FAILURES.append(what)
@@ -341,7 +347,8 @@ def protocol_tests(srv, batch, reference):
     kserve_rows = res["rows"]
     for i, img in enumerate(batch):
         st, one = kserve_infer(srv, "tiny", [img], version=1)
-        check(st == 200 and one["rows"][0] == kserve_rows[i], "kserve single == batched row %d" % i)
+        check(st == 200 and close(one["rows"][0], kserve_rows[i]),
+              "kserve single == batched row %d: %s vs %s" % (i, one["rows"][0][:3], kserve_rows[i][:3]))
     for i, row in enumerate(kserve_rows):
         check(len(row) == 10 and abs(sum(row) - 1) < 1e-4, "softmax row sums to 1: %s" % row)
         for c in range(10):
@@ -361,9 +368,9 @@ def protocol_tests(srv, batch, reference):
     st, outs = tfserving_predict(srv, "tiny", batch, column=True)
     check(st == 200 and outs == kserve_rows, "tf inputs (column) == kserve outputs")
     st, preds = tfserving_predict(srv, "tiny", batch[:2], where="/labels/stable")
-    check(st == 200 and preds == kserve_rows[:2], "tf predict by label")
+    check(st == 200 and all(close(a, b) for a, b in zip(preds, kserve_rows[:2])), "tf predict by label")
     st, preds = tfserving_predict(srv, "tiny", batch[:1], where="/versions/1")
-    check(st == 200 and preds == kserve_rows[:1], "tf predict by version")
+    check(st == 200 and close(preds[0], kserve_rows[0]), "tf predict by version")
     st, preds = tfserving_predict(srv, "plain", batch)
     check(st == 200 and preds == kserve_rows, "unbatched model gives the same outputs")
     nested = [[[img[r * 28:(r + 1) * 28] for r in range(28)]] for img in batch[:2]]
@@ -386,7 +393,7 @@ def protocol_tests(srv, batch, reference):
 
     def worker(k):
         st, res = kserve_infer(srv, "tiny", [batch[k % 5]])
-        results[k] = st == 200 and res["rows"][0] == kserve_rows[k % 5]
+        results[k] = st == 200 and close(res["rows"][0], kserve_rows[k % 5])
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(24)]
     for t in threads:
