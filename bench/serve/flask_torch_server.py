@@ -29,7 +29,7 @@ def read_safetensors(path):
         blob = f.read()
     out = {}
     for name, info in header.items():
-        if name == "__metadata__":
+        if name == "__metadata__" or name.startswith("optimizer"):
             continue
         assert info["dtype"] == "F32", (name, info["dtype"])
         a, b = info["data_offsets"]
@@ -54,7 +54,7 @@ class MnistCnn(nn.Module):
 
 def load_weights(net, path):
     """Assigns the kun tensors in file order by shape (transposing dense kernels stored (in, out))."""
-    tensors = [t for k, t in sorted(read_safetensors(path).items()) if not k.startswith("optimizer")]
+    tensors = [t for k, t in sorted(read_safetensors(path).items())]
     params = list(net.parameters())
     pool = list(tensors)
     for p in params:

@@ -67,7 +67,7 @@ for variant in unbatched batched; do
   run_wrk "kun-$variant" 8500 "$secs"
   kill -TERM $pid && wait $pid
 done
-python3 bench/serve/flask_torch_server.py "$model" --port 8501 > "$work/flask.out" 2>&1 &
+/usr/bin/python3 bench/serve/flask_torch_server.py "$model" --port 8501 > "$work/flask.out" 2>&1 &
 fpid=$!
 wait_ready 8501
 curl -s -X POST -H 'Content-Type: application/json' --data-binary @"$work/body.json" \

@@ -93,6 +93,7 @@ int cli_main(int argc, char** argv) {
   }
   d.threads_per_instance = threads;
 
+  std::signal(SIGPIPE, SIG_IGN);  // a client gone mid-response (TLS writes) must not end the process
   // SIGINT/SIGTERM go to this thread only (sigwait below): block them before any thread starts.
   sigset_t sigs;
   sigemptyset(&sigs);

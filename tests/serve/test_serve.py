@@ -325,7 +325,37 @@ def run(a, work):
     entry = json.loads(log[0])
     check(all(k in entry for k in ("time", "id", "method", "path", "status", "ms")), "access log fields: %s" % entry)
     auth_tests(a.kun, repo, work, batch)
+    tls_test(a.kun, repo, work, batch)
     shutdown_test(a.kun, repo, batch)
+
+
+def tls_test(kun, repo, work, batch):
+    """HTTPS with a throw-away self-signed certificate (skipped when the openssl tool is absent)."""
+    if shutil.which("openssl") is None:
+        print("tls: skipped (no openssl tool)")
+        return
+    cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "1", "-subj", "/CN=localhost"], capture_output=True, timeout=60)
+    if not check(r.returncode == 0, "openssl makes a test certificate"):
+        return
+    srv = Server(kun, repo, "--tls-cert", cert, "--tls-key", key, "--access-log", "")
+    try:
+        import ssl
+        ctx = ssl.create_default_context(cafile=cert)
+        ctx.check_hostname = False
+        c = http.client.HTTPSConnection("127.0.0.1", srv.port, timeout=30, context=ctx)
+        body = json.dumps({"instances": [[[batch[0][r * 28:(r + 1) * 28] for r in range(28)]]]})
+        c.request("POST", "/v1/models/tiny:predict", body=body, headers={"Content-Type": "application/json"})
+        resp = c.getresponse()
+        out = json.loads(resp.read())
+        check(resp.status == 200 and len(out["predictions"][0]) == 10, "prediction over HTTPS")
+        c.close()
+        status, _, _ = raw_exchange(srv.port, b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+        check(status is None, "plain HTTP to the HTTPS port gets no HTTP answer")
+        check(srv.request is not None and srv.proc.poll() is None, "TLS server alive after a plain-text client")
+    finally:
+        srv.stop()
 
 
 def protocol_tests(srv, batch, reference):
