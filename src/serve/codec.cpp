@@ -32,23 +32,229 @@ int json_depth(std::string_view s) {
   return max_depth;
 }
 
+// ---- fast path for tensor data ----------------------------------------------------------------
+// A general JSON tree costs one node per number; a 28x28 image is 784 nodes and most of a
+// request's time. So before the tree is built, every array holding only numbers (nested to any
+// depth, rectangular) is read straight into doubles and replaced in the text by a small marker
+// object {"__kun_packed__": <index>}. Anything unusual (strings, booleans, ragged nesting, a
+// number JSON would not accept, integers beyond 15 digits) leaves the array as it was for the
+// general parser, whose checks and messages then apply unchanged.
+constexpr std::string_view kPackedKey = "__kun_packed__";
+
+struct Packed {
+  std::vector<double> values;
+  std::vector<int64_t> shape;
+  bool all_int = true;          // every token was written as an integer
+  double min = 0, max = 0, max_abs = 0;
+  std::string first_nonint;     // the first non-integer token (for messages)
+};
+thread_local std::vector<Packed> t_packs;
+
+const Packed* packed(const json& v) {
+  if (!v.is_object() || v.size() != 1) return nullptr;
+  auto it = v.find(std::string(kPackedKey));
+  if (it == v.end() || !it->is_number_unsigned() || it->get<uint64_t>() >= t_packs.size()) return nullptr;
+  return &t_packs[it->get<size_t>()];
+}
+
+// One JSON number token at s[i..); returns its end or npos when it is not strict JSON.
+size_t number_end(std::string_view s, size_t i, bool& is_int) {
+  const size_t n = s.size();
+  is_int = true;
+  if (i < n && s[i] == '-') ++i;
+  if (i >= n) return std::string_view::npos;
+  if (s[i] == '0') {
+    ++i;
+  } else if (s[i] >= '1' && s[i] <= '9') {
+    while (i < n && s[i] >= '0' && s[i] <= '9') ++i;
+  } else {
+    return std::string_view::npos;
+  }
+  if (i < n && s[i] == '.') {
+    is_int = false;
+    ++i;
+    if (i >= n || s[i] < '0' || s[i] > '9') return std::string_view::npos;
+    while (i < n && s[i] >= '0' && s[i] <= '9') ++i;
+  }
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    is_int = false;
+    ++i;
+    if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+    if (i >= n || s[i] < '0' || s[i] > '9') return std::string_view::npos;
+    while (i < n && s[i] >= '0' && s[i] <= '9') ++i;
+  }
+  return i;
+}
+
+bool is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+// Reads the numeric-only, rectangular array starting at s[pos] == '['. Returns one past its ']'
+// or npos (then `p` is garbage).
+size_t scan_numeric_array(std::string_view s, size_t pos, Packed& p, int max_depth) {
+  const size_t n = s.size();
+  std::vector<int64_t> count;  // elements so far at each open level
+  std::vector<int64_t>& shape = p.shape;
+  int leaf = -1, deepest = -1;  // depth of the levels holding numbers; deepest level opened
+  size_t i = pos;
+  bool expect_value = false;  // after a comma
+  bool first_value = true;
+  for (;;) {
+    while (i < n && is_ws(s[i])) ++i;
+    if (i >= n) return std::string_view::npos;
+    const char c = s[i];
+    const int d = int(count.size());  // depth of a level opened now; d - 1 = current level
+    if (c == '[') {
+      if (d > 0 && (leaf != -1 && leaf <= d - 1)) return std::string_view::npos;  // numbers and arrays mixed
+      if (d >= max_depth) return std::string_view::npos;
+      count.push_back(0);
+      if (int(shape.size()) < d + 1) shape.push_back(-1);
+      deepest = std::max(deepest, d);
+      ++i;
+      expect_value = false;
+      continue;  // "[]" is fine: no comma before the ']'
+    }
+    if (c == ']') {
+      if (expect_value || count.empty()) return std::string_view::npos;  // "[1,]"
+      const int level = d - 1;
+      const int64_t len = count.back();
+      if (shape[size_t(level)] == -1) shape[size_t(level)] = len;
+      else if (shape[size_t(level)] != len) return std::string_view::npos;  // ragged
+      count.pop_back();
+      ++i;
+      if (count.empty()) break;
+      ++count.back();
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      const int level = d - 1;
+      if (level < 0 || deepest > level || (leaf != -1 && leaf != level)) return std::string_view::npos;
+      leaf = level;
+      bool is_int = true;
+      const size_t e = number_end(s, i, is_int);
+      if (e == std::string_view::npos) return std::string_view::npos;
+      if (is_int && e - i > 15) return std::string_view::npos;  // exact big integers: the general parser
+      double v = 0;
+      const auto r = std::from_chars(s.data() + i, s.data() + e, v);
+      if (r.ec != std::errc() || r.ptr != s.data() + e) return std::string_view::npos;  // out of double range
+      if (!is_int && p.all_int) p.first_nonint = std::string(s.substr(i, e - i));
+      p.all_int = p.all_int && is_int;
+      if (first_value) p.min = p.max = v, first_value = false;
+      p.min = std::min(p.min, v);
+      p.max = std::max(p.max, v);
+      p.max_abs = std::max(p.max_abs, std::fabs(v));
+      p.values.push_back(v);
+      ++count.back();
+      i = e;
+      expect_value = false;
+    } else {
+      return std::string_view::npos;  // string, object, true/false/null: not a numeric array
+    }
+    // After a value: ',' or ']'.
+    while (i < n && is_ws(s[i])) ++i;
+    if (i >= n) return std::string_view::npos;
+    if (s[i] == ',') {
+      ++i;
+      expect_value = true;  // "[1,]" is caught at the top
+    } else if (s[i] != ']') {
+      return std::string_view::npos;
+    }
+  }
+  if (leaf != -1 && int(shape.size()) != leaf + 1) return std::string_view::npos;
+  if (leaf == -1) {  // only empty arrays: the shape ends at the first 0
+    size_t k = 0;
+    while (k < shape.size() && shape[k] != 0) ++k;
+    shape.resize(std::min(shape.size(), k + 1));
+  }
+  return i;
+}
+
+// The body with numeric arrays replaced by markers (t_packs holds them); the body itself when
+// there is nothing to pack or the marker key occurs in it.
+std::string pack_numeric_arrays(std::string_view body, int max_depth) {
+  t_packs.clear();
+  std::string out;
+  if (body.find(kPackedKey) != std::string_view::npos || body.find('[') == std::string_view::npos)
+    return std::string(body);
+  out.reserve(256);
+  bool in_str = false;
+  for (size_t i = 0; i < body.size();) {
+    const char c = body[i];
+    if (in_str) {
+      out += c;
+      if (c == '\\' && i + 1 < body.size()) out += body[++i];
+      else if (c == '"') in_str = false;
+      ++i;
+      continue;
+    }
+    if (c == '"') {
+      in_str = true;
+    } else if (c == '[') {
+      Packed p;
+      const size_t end = scan_numeric_array(body, i, p, max_depth);
+      if (end != std::string_view::npos) {
+        out += "{\"";
+        out += kPackedKey;
+        out += "\":" + std::to_string(t_packs.size()) + "}";
+        t_packs.push_back(std::move(p));
+        i = end;
+        continue;
+      }
+    }
+    out += c;
+    ++i;
+  }
+  return out;
+}
+
+[[noreturn]] void malformed(const json::exception& e) {
+  std::string m = e.what();
+  // "[json.exception.parse_error.101] parse error at line 1, column 2: ..." -> from "parse error".
+  const size_t p = m.find("] ");
+  bad("malformed JSON: " + (p == std::string::npos ? m : m.substr(p + 2)));
+}
+
 json parse_body(std::string_view body, const DecodeLimits& lim) {
+  t_packs.clear();
   if (body.empty()) bad("empty request body: expected a JSON object");
   const int depth = json_depth(body);
   if (depth > lim.max_depth)
     bad("JSON nested " + std::to_string(depth) + " levels deep; at most " + std::to_string(lim.max_depth) +
         " are accepted");
+  // Only inside an object: a top-level array must stay an array (and be refused below).
+  const size_t first = body.find_first_not_of(" \t\r\n");
+  const std::string skeleton =
+      first != std::string_view::npos && body[first] == '{' ? pack_numeric_arrays(body, lim.max_depth) : std::string(body);
   json j;
   try {
-    j = json::parse(body.begin(), body.end());
-  } catch (const json::parse_error& e) {
-    std::string m = e.what();
-    // "[json.exception.parse_error.101] parse error at line 1, column 2: ..." -> from "parse error".
-    const size_t p = m.find("] ");
-    bad("malformed JSON: " + (p == std::string::npos ? m : m.substr(p + 2)));
+    j = json::parse(skeleton);
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
+    if (t_packs.empty()) malformed(e);
+    t_packs.clear();
+    try {  // positions in the message must refer to the body as sent
+      j = json::parse(body.begin(), body.end());
+    } catch (const json::exception& e2) {
+      malformed(e2);
+    }
   }
   if (!j.is_object()) bad(std::string("request body must be a JSON object, got a JSON ") + j.type_name());
   return j;
+}
+
+// A packed array as a plain JSON array (small arrays such as "shape").
+json materialize(const json& v) {
+  const Packed* p = packed(v);
+  if (!p) return v;
+  if (p->shape.size() != 1) return v;  // nested: callers reject it
+  json a = json::array();
+  for (double d : p->values) {
+    if (p->all_int) a.push_back(int64_t(d));
+    else a.push_back(d);
+  }
+  return a;
+}
+
+std::string fmt_value(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%.17g", v);
+  return buf;
 }
 
 enum class Kind { Bool, UInt, Int, Float, Bytes, Unknown };
@@ -76,6 +282,33 @@ TypeInfo type_info(const std::string& dt) {
 
 // Appends the values of `v` (a number, bool, or nested arrays of them) converted by `ti`.
 void flatten(const json& v, const TypeInfo& ti, const std::string& what, std::vector<float>& out, int64_t max_elements) {
+  if (const Packed* p = packed(v)) {
+    if (int64_t(out.size() + p->values.size()) > max_elements)
+      bad(what + ": more than " + std::to_string(max_elements) + " values; split the request");
+    if (!p->values.empty()) {
+      switch (ti.kind) {
+        case Kind::Bool:
+          bad(what + ": BOOL data must be true/false, got " + fmt_value(p->values[0]));
+        case Kind::UInt:
+        case Kind::Int:
+          if (!p->all_int)
+            bad(what + ": " + (ti.kind == Kind::UInt ? "unsigned " : "") + "integer data expected, got " + p->first_nonint);
+          if (p->min < ti.lo) bad(what + ": value " + fmt_value(p->min) + " is out of the datatype's range");
+          if (p->max > ti.hi) bad(what + ": value " + fmt_value(p->max) + " is out of the datatype's range");
+          break;
+        case Kind::Float:
+          if (p->max_abs > ti.hi)
+            bad(what + ": value " + fmt_value(p->max_abs > p->max ? p->min : p->max) + " does not fit the datatype");
+          break;
+        default:
+          bad(what + ": unsupported datatype");
+      }
+    }
+    const size_t at = out.size();
+    out.resize(at + p->values.size());
+    for (size_t k = 0; k < p->values.size(); ++k) out[at + k] = float(p->values[k]);
+    return;
+  }
   if (v.is_array()) {
     for (const json& e : v) flatten(e, ti, what, out, max_elements);
     return;
@@ -109,29 +342,25 @@ void flatten(const json& v, const TypeInfo& ti, const std::string& what, std::ve
 
 // The shape nested arrays describe; ragged nesting is an error.
 std::vector<int64_t> nested_shape(const json& v, const std::string& what) {
-  std::vector<int64_t> shape;
-  const json* cur = &v;
-  while (cur->is_array()) {
-    shape.push_back(int64_t(cur->size()));
-    if (cur->empty()) break;
-    cur = &(*cur)[0];
+  if (const Packed* p = packed(v)) return p->shape;
+  if (!v.is_array()) {
+    if (v.is_number() || v.is_boolean()) return {};
+    bad(what + ": expected numbers or nested arrays of numbers, got a JSON " + v.type_name());
   }
-  // Check every branch agrees (rectangular), level by level.
-  std::vector<const json*> level = {&v};
-  for (size_t d = 0; d < shape.size(); ++d) {
-    std::vector<const json*> next;
-    for (const json* n : level) {
-      if (!n->is_array() || int64_t(n->size()) != shape[d])
-        bad(what + ": ragged nested arrays (level " + std::to_string(d) + " has lengths " + std::to_string(shape[d]) +
-            " and " + std::to_string(n->is_array() ? int64_t(n->size()) : int64_t(-1)) + ")");
-      for (const json& e : *n) next.push_back(&e);
+  std::vector<int64_t> first;
+  for (size_t i = 0; i < v.size(); ++i) {
+    std::vector<int64_t> s = nested_shape(v[i], what);
+    if (i == 0) {
+      first = std::move(s);
+    } else if (s != first) {
+      std::string a = "[", b = "[";
+      for (size_t k = 0; k < first.size(); ++k) a += (k ? ", " : "") + std::to_string(first[k]);
+      for (size_t k = 0; k < s.size(); ++k) b += (k ? ", " : "") + std::to_string(s[k]);
+      bad(what + ": ragged nested arrays (elements of shapes " + a + "] and " + b + "])");
     }
-    level.swap(next);
   }
-  for (const json* n : level)
-    if (n->is_array() || n->is_object() || n->is_string() || n->is_null())
-      bad(what + ": expected numbers at depth " + std::to_string(shape.size()) + ", got " + n->type_name());
-  return shape;
+  first.insert(first.begin(), int64_t(v.size()));
+  return first;
 }
 
 std::string shape_str(const std::vector<int64_t>& s) {
@@ -156,8 +385,11 @@ WireTensor decode_kserve_input(const json& in, size_t idx, const DecodeLimits& l
   if (ti.kind == Kind::Unknown)
     bad(what + ": unknown datatype '" + t.datatype + "' (expected BOOL, UINT8..UINT64, INT8..INT64, FP16, FP32, FP64)");
   if (ti.kind == Kind::Bytes) bad(what + ": BYTES tensors are not accepted by numeric models; send FP32 data");
-  auto sh = in.find("shape");
-  if (sh == in.end() || !sh->is_array()) bad(what + ": \"shape\" (an array of dims) is required");
+  auto shp = in.find("shape");
+  if (shp == in.end()) bad(what + ": \"shape\" (an array of dims) is required");
+  const json shape_v = materialize(*shp);
+  const json* sh = &shape_v;
+  if (!sh->is_array()) bad(what + ": \"shape\" (an array of dims) is required");
   if (sh->size() > 16) bad(what + ": shape has " + std::to_string(sh->size()) + " dims; at most 16");
   int64_t numel = 1;
   for (const json& d : *sh) {
@@ -172,7 +404,7 @@ WireTensor decode_kserve_input(const json& in, size_t idx, const DecodeLimits& l
     bad(what + ": the binary tensor extension is not supported; send the values in \"data\"");
   auto data = in.find("data");
   if (data == in.end()) bad(what + ": \"data\" is required");
-  if (!data->is_array() && !data->is_number() && !data->is_boolean())
+  if (!packed(*data) && !data->is_array() && !data->is_number() && !data->is_boolean())
     bad(what + ": \"data\" must be an array of values, got a JSON " + data->type_name());
   t.data.reserve(size_t(numel));
   flatten(*data, ti, what, t.data, std::min(lim.max_elements, numel + 1));
@@ -185,7 +417,7 @@ WireTensor decode_kserve_input(const json& in, size_t idx, const DecodeLimits& l
 // A TF-Serving value (one instance, or the column batch) -> floats + nested shape.
 void decode_tf_value(const json& v, const std::string& what, std::vector<int64_t>& shape, std::vector<float>& data,
                      const DecodeLimits& lim) {
-  if (v.is_string() || v.is_object() || v.is_null())
+  if (!packed(v) && (v.is_string() || v.is_object() || v.is_null()))
     bad(what + ": expected numbers or nested arrays of numbers, got a JSON " + v.type_name());
   shape = nested_shape(v, what);
   const TypeInfo ti{Kind::Float, 0, double(std::numeric_limits<float>::max())};
@@ -241,7 +473,7 @@ WireTensor decode_tfserving_predict(std::string_view body, const std::string& in
   row_format = has_inst;
   // Named form ({"input": value}) -> the value; the model has one input.
   auto unwrap = [&](const json& v, const std::string& what) -> const json& {
-    if (!v.is_object()) return v;
+    if (!v.is_object() || packed(v)) return v;
     if (v.size() != 1)
       bad(what + ": this model has one input ('" + input_name + "'), got an object with " + std::to_string(v.size()) +
           " keys");
@@ -251,6 +483,13 @@ WireTensor decode_tfserving_predict(std::string_view body, const std::string& in
   };
   if (row_format) {
     const json& inst = j["instances"];
+    if (const Packed* p = packed(inst)) {  // all instances numeric: one block, shape (N, example...)
+      if (p->shape.empty() || p->shape[0] == 0) bad("\"instances\" must be a non-empty list of examples");
+      const TypeInfo ti{Kind::Float, 0, double(std::numeric_limits<float>::max())};
+      flatten(inst, ti, "\"instances\"", t.data, lim.max_elements);
+      t.shape = p->shape;
+      return t;
+    }
     if (!inst.is_array() || inst.empty()) bad("\"instances\" must be a non-empty list of examples");
     std::vector<int64_t> first;
     for (size_t i = 0; i < inst.size(); ++i) {

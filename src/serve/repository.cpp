@@ -72,7 +72,7 @@ ModelConfig parse_model_config(const std::string& text, const ModelConfig& defau
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     KUN_CHECK(false, ValueError, source, ": not valid JSON (", e.what(), ")");
   }
   KUN_CHECK(j.is_object(), ValueError, source, ": expected a JSON object like {\"max_batch_size\": 32}");

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
+#include <random>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -358,4 +360,64 @@ TEST(ServeServer, InProcessOutputsEqualModelPredict) {
   s.stop();
   EXPECT_FALSE(s.running());
   fs::remove_all(root);
+}
+
+// Numeric arrays are read by a fast path; an "id" holding the marker key turns it off, so both
+// paths can be compared on the same bodies: identical values, identical accept / reject.
+TEST(ServeCodec, FastNumericPathMatchesTheGeneralParser) {
+  auto body = [](const std::string& id, const std::string& shape, const std::string& data, const std::string& dt) {
+    return R"({"id":")" + id + R"(","inputs":[{"name":"input","datatype":")" + dt + R"(","shape":)" + shape +
+           R"(,"data":)" + data + "}]}";
+  };
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<double> u(-1e3, 1e3);
+  std::string flat = "[", nested = "[";
+  std::vector<double> want;
+  for (int r = 0; r < 6; ++r) {
+    nested += r ? ",[" : "[";
+    for (int c = 0; c < 7; ++c) {
+      const double v = (r * 7 + c) % 5 == 0 ? double(int(u(rng))) : u(rng) * std::pow(10.0, (r + c) % 9 - 4);
+      char buf[64];
+      std::snprintf(buf, sizeof buf, (r + c) % 3 ? "%.9g" : "%.17e", v);
+      flat += std::string(r || c ? ", " : "") + buf;
+      nested += std::string(c ? " ,\n" : "") + buf;
+      want.push_back(v);
+    }
+    nested += "]";
+  }
+  flat += "]", nested += "]";
+  for (const std::string& data : {flat, nested}) {
+    const auto fast = decode_kserve_infer(body("a", "[6, 7]", data, "FP32"));
+    const auto slow = decode_kserve_infer(body("__kun_packed__", "[6, 7]", data, "FP32"));
+    ASSERT_EQ(fast.inputs[0].data.size(), want.size());
+    EXPECT_EQ(fast.inputs[0].data, slow.inputs[0].data);
+    for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(fast.inputs[0].data[i], float(want[i])) << i;
+  }
+  // Same verdict both ways on edge cases (ok = decodes, else the error status).
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      {"[2]", "[1, -0]", "INT8"},        {"[2]", "[1.5, 2]", "INT32"},     {"[1]", "[300]", "UINT8"},
+      {"[1]", "[-1]", "UINT8"},          {"[2]", "[1,]", "FP32"},          {"[2]", "[01, 2]", "FP32"},
+      {"[2]", "[[1], 2]", "FP32"},       {"[2, 2]", "[[1], [2, 3]]", "FP32"}, {"[0]", "[]", "FP32"},
+      {"[2, 0]", "[[], []]", "FP32"},    {"[1]", "[1e39]", "FP32"},        {"[1]", "[1e400]", "FP64"},
+      {"[2]", "[1, true]", "FP32"},      {"[1]", "[1]", "BOOL"},           {"[2]", "[.5, 1]", "FP32"},
+      {"[1]", "[12345678901234567890]", "UINT64"}, {"[1]", "[-]", "FP32"}, {"[3]", "[1 2 3]", "FP32"},
+      {"[1]", "[2E+2]", "FP32"},         {"[1, 1, 1]", "[[[7]]]", "INT16"}};
+  for (const auto& [shape, data, dt] : cases) {
+    int fast_status = status_of([&] { decode_kserve_infer(body("a", shape, data, dt)); });
+    int slow_status = status_of([&] { decode_kserve_infer(body("__kun_packed__", shape, data, dt)); });
+    EXPECT_EQ(fast_status, slow_status) << shape << " " << data << " " << dt;
+    if (fast_status == 0) {
+      EXPECT_EQ(decode_kserve_infer(body("a", shape, data, dt)).inputs[0].data,
+                decode_kserve_infer(body("__kun_packed__", shape, data, dt)).inputs[0].data);
+    }
+  }
+  // TF-Serving: a packed instances block equals the per-instance path.
+  bool row = false;
+  const std::string inst = R"({"instances": [[[1, 2.5], [3, 4]], [[5, 6], [7, -8e-3]]]})";
+  auto a = decode_tfserving_predict(inst, "input", row);
+  auto b = decode_tfserving_predict(R"({"signature_name": "serving_default", "instances": [{"input": [[1, 2.5], [3, 4]]},
+                                        {"input": [[5, 6], [7, -8e-3]]}]})",
+                                    "input", row);
+  EXPECT_EQ(a.shape, b.shape);
+  EXPECT_EQ(a.data, b.data);
 }
