@@ -24,7 +24,11 @@ for variant in unbatched batched; do
   cp "$model" "$work/repo-$variant/mnist/1/model.kun"
   cp "$model.meta.json" "$work/repo-$variant/mnist/1/model.kun.meta.json"
 done
-echo '{"max_batch_size": 16, "max_queue_delay_us": 1000}' > "$work/repo-batched/mnist/config.json"
+echo '{"max_batch_size": 16, "max_queue_delay_us": 500}' > "$work/repo-batched/mnist/config.json"
+# Both kun variants: one single-threaded instance per core, the layout of the Flask baseline (one
+# worker per core, one torch thread each). Multi-threaded kernels per instance stall on a loaded
+# machine (OpenMP barriers wait for descheduled threads).
+kun_layout=(--instances "$(nproc)" --threads 1)
 
 # 2. One request body: the first MNIST test image, TF-Serving row format, pixels / 255.
 python3 - "$data" "$work/body.json" <<'PY'
@@ -59,7 +63,7 @@ run_wrk() {  # name port duration -> appends a row
 # 3. kun, unbatched and batched; Flask + PyTorch.
 : > "$work/uptime.txt"
 for variant in unbatched batched; do
-  "$kun" serve --model-repository "$work/repo-$variant" --port 8500 --access-log "$work/access-$variant.log" \
+  "$kun" serve --model-repository "$work/repo-$variant" --port 8500 "${kun_layout[@]}" --access-log "$work/access-$variant.log" \
     2>"$work/serve-$variant.err" &
   pid=$!
   wait_ready 8500
@@ -76,7 +80,7 @@ run_wrk flask 8501 "$secs"
 kill -TERM $fpid && wait $fpid || true
 
 # 4. Saturation: kun batched for 60 s; every response must be 200; RSS before and after.
-"$kun" serve --model-repository "$work/repo-batched" --port 8500 --access-log "$work/access-saturation.log" \
+"$kun" serve --model-repository "$work/repo-batched" --port 8500 "${kun_layout[@]}" --access-log "$work/access-saturation.log" \
   2>"$work/serve-saturation.err" &
 pid=$!
 wait_ready 8500

@@ -175,8 +175,10 @@ struct Server::Impl {
     res.set_content(std::move(body), "application/json");
   }
   std::shared_ptr<LoadedVersion> find(const std::string& model, const std::string& version, const std::string& label) {
-    t_ctx.model = model;
     auto lv = repo->get(model, version, label);
+    // Labelled only once the model is known to exist: client-chosen names never become metric
+    // labels (that would let anyone grow the metrics without bound).
+    t_ctx.model = model;
     t_ctx.version = std::to_string(lv->version());
     return lv;
   }
@@ -284,7 +286,6 @@ struct Server::Impl {
       if (p.size() >= 5 && p[3] == "versions") version = p[4], i = 5;
       const std::string action = i < p.size() ? p[i] : "";
       if (i + (action.empty() ? 0 : 1) == p.size()) {
-        t_ctx.model = model;
         authorize(req, model);
         if (action.empty() && !post) {
           auto lv = find(model, version, "");
@@ -324,7 +325,6 @@ struct Server::Impl {
     else if (p.size() >= 5 && p[3] == "labels") label = p[4], i = 5;
     const bool metadata = i + 1 == p.size() && p[i] == "metadata";
     if (i != p.size() && !metadata) throw RequestError(404, "no such endpoint: " + req.path.substr(0, 200));
-    t_ctx.model = model;
     authorize(req, model);
     if (verb.empty() && !post) {
       if (metadata) {

@@ -536,6 +536,7 @@ def metrics_tests(srv):
     for name in ("kun_request_queue_seconds_bucket", "kun_request_compute_seconds_count",
                  "kun_request_total_seconds_sum", "kun_batch_size_bucket", 'kun_model_loaded{model="tiny"'):
         check(name in text, "metrics has " + name)
+    check("nosuchmodel" not in text, "unknown model names (from the corpus) never become metric labels")
     m = re.search(r'kun_batch_size_count\{model="tiny"\} (\d+)', text)
     s = re.search(r'kun_batch_size_sum\{model="tiny"\} (\d+)', text)
     check(m and s and int(s.group(1)) > int(m.group(1)), "the batcher merged requests (rows > passes)")
