@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # kun serve vs Flask + PyTorch on the MNIST CNN: wrk, batch-1 requests, 16 connections.
-#   bench/serve/run.sh [SECONDS]   (default 20 per run; the saturation run is 60 s)
+#   bench/serve/run.sh [SECONDS [SATURATION_SECONDS]]   (defaults 20 and 60)
 # Needs a Release build (build/kun), wrk and python3-flask + python3-torch (scripts/setup.sh --peers)
 # and the MNIST data ($KUN_DATA_DIR or ../shared/data/mnist). Prints one table; bench/results/serve.md
 # holds the figures and the machine load they were measured under.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs="${1:-20}"
+sat="${2:-60}"   # saturation run length
 conns=16
 kun=build/kun
 work=build/bench-serve
@@ -79,7 +80,7 @@ curl -s -X POST -H 'Content-Type: application/json' --data-binary @"$work/body.j
 run_wrk flask 8501 "$secs"
 kill -TERM $fpid && wait $fpid || true
 
-# 4. Saturation: kun batched for 60 s; every response must be 200; RSS before and after.
+# 4. Saturation: kun batched for $sat s (60 by default); every response must be 200; RSS before and after.
 "$kun" serve --model-repository "$work/repo-batched" --port 8500 "${kun_layout[@]}" --access-log "$work/access-saturation.log" \
   2>"$work/serve-saturation.err" &
 pid=$!
@@ -87,7 +88,7 @@ wait_ready 8500
 # Warm the allocator and the batcher (as the measured runs were) before the RSS baseline.
 wrk -t2 -c"$conns" -d5s -s bench/serve/post.lua http://127.0.0.1:8500/v1/models/mnist:predict >/dev/null
 rss0=$(rss_kb $pid)
-run_wrk kun-saturation 8500 60
+run_wrk kun-saturation 8500 "$sat"
 rss1=$(rss_kb $pid)
 kill -TERM $pid && wait $pid
 echo "saturation RSS: before ${rss0} kB, after ${rss1} kB" | tee "$work/rss.txt"
