@@ -195,6 +195,9 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+            # Non-zero: a crash, a sanitizer report or a leak (ASan builds) -- show the end of its log.
+            check(self.proc.returncode == 0, "kun serve exited with %s:\n%s" % (
+                self.proc.returncode, self.stderr_text()[-3000:]))
         return self.proc.returncode
 
 
