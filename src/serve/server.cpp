@@ -597,6 +597,9 @@ void Server::start() {
   m.running = true;
   m.stopping = false;
   m.listen_thread = std::thread([&m] { m.http->listen_after_bind(); });
+  // The library's stop() only acts once its accept loop runs: wait for it, so a stop() that comes
+  // right after start() (a signal during start-up) cannot leave the loop blocked in accept().
+  for (int i = 0; i < 10000 && !m.http->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   if (o.poll_interval_s > 0) {
     m.poll_thread = std::thread([&m] {
       std::unique_lock<std::mutex> lk(m.poll_mu);

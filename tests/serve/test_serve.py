@@ -599,6 +599,10 @@ def auth_tests(kun, repo, work, batch):
 
 
 def shutdown_test(kun, repo, batch):
+    # SIGTERM right after start-up: still a clean, prompt exit.
+    quick = Server(kun, repo, "--access-log", "")
+    t = time.time()
+    check(quick.stop() == 0 and time.time() - t < 10, "SIGTERM right after start-up exits 0 promptly")
     # SIGTERM while clients hammer the server: every answer received is a complete 200; exit code 0.
     srv = Server(kun, repo, "--access-log", "")
     answers, errors = [], []
