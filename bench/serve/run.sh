@@ -88,10 +88,15 @@ wait_ready 8500
 # Warm the allocator and the batcher (as the measured runs were) before the RSS baseline.
 wrk -t2 -c"$conns" -d5s -s bench/serve/post.lua http://127.0.0.1:8500/v1/models/mnist:predict >/dev/null
 rss0=$(rss_kb $pid)
+(while kill -0 $pid 2>/dev/null; do sleep 10; echo -n "$(rss_kb $pid 2>/dev/null) "; done) > "$work/rss-trace.txt" &
+tracer=$!
 run_wrk kun-saturation 8500 "$sat"
 rss1=$(rss_kb $pid)
+kill $tracer 2>/dev/null || true
+curl -s http://127.0.0.1:8500/metrics | grep -E '^kun_requests_total' > "$work/saturation-counts.txt" || true
 kill -TERM $pid && wait $pid
-echo "saturation RSS: before ${rss0} kB, after ${rss1} kB" | tee "$work/rss.txt"
+echo "saturation RSS: before ${rss0} kB, after ${rss1} kB; every 10 s: $(cat "$work/rss-trace.txt")" | tee "$work/rss.txt"
+echo "saturation requests by status (server side): $(tr '\n' ' ' < "$work/saturation-counts.txt")" | tee -a "$work/rss.txt"
 
 # 5. The table.
 python3 - "$work" <<'PY'
