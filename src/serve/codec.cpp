@@ -354,8 +354,14 @@ std::vector<int64_t> nested_shape(const json& v, const std::string& what) {
       first = std::move(s);
     } else if (s != first) {
       std::string a = "[", b = "[";
-      for (size_t k = 0; k < first.size(); ++k) a += (k ? ", " : "") + std::to_string(first[k]);
-      for (size_t k = 0; k < s.size(); ++k) b += (k ? ", " : "") + std::to_string(s[k]);
+      for (size_t k = 0; k < first.size(); ++k) {
+        a += k ? ", " : "";
+        a += std::to_string(first[k]);
+      }
+      for (size_t k = 0; k < s.size(); ++k) {
+        b += k ? ", " : "";
+        b += std::to_string(s[k]);
+      }
       bad(what + ": ragged nested arrays (elements of shapes " + a + "] and " + b + "])");
     }
   }
@@ -365,7 +371,10 @@ std::vector<int64_t> nested_shape(const json& v, const std::string& what) {
 
 std::string shape_str(const std::vector<int64_t>& s) {
   std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+  for (size_t i = 0; i < s.size(); ++i) {
+    r += i ? ", " : "";
+    r += std::to_string(s[i]);
+  }
   return r + "]";
 }
 
@@ -557,7 +566,10 @@ std::string encode_kserve_response(const std::string& model, const std::string& 
   out += "{\"model_name\":" + json_quote(model) + ",\"model_version\":" + json_quote(version);
   if (!id.empty()) out += ",\"id\":" + json_quote(id);
   out += ",\"outputs\":[{\"name\":" + json_quote(output_name) + ",\"datatype\":\"FP32\",\"shape\":[";
-  for (size_t i = 0; i < shape.size(); ++i) out += (i ? "," : "") + std::to_string(shape[i]);
+  for (size_t i = 0; i < shape.size(); ++i) {
+    out += i ? "," : "";
+    out += std::to_string(shape[i]);
+  }
   out += "],\"data\":[";
   for (int64_t i = 0; i < n; ++i) {
     if (i) out += ',';

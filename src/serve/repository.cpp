@@ -391,7 +391,10 @@ std::shared_ptr<LoadedVersion> ModelRepository::get(const std::string& model, co
   auto lv = e.loaded.find(v);
   if (lv == e.loaded.end()) {
     std::string have;
-    for (const auto& [k, x] : e.loaded) have += (have.empty() ? "" : ", ") + std::to_string(k);
+    for (const auto& [k, x] : e.loaded) {
+      if (!have.empty()) have += ", ";
+      have += std::to_string(k);
+    }
     throw RequestError(404, "model '" + model + "' version " + std::to_string(v) + " is not loaded (loaded: " + have + ")");
   }
   return lv->second;

@@ -97,7 +97,10 @@ std::vector<std::string> split_path(const std::string& p) {
 
 std::string shape_json(const std::vector<int64_t>& dims, bool batch) {
   std::string s = batch ? "[-1" : "[";
-  for (size_t i = 0; i < dims.size(); ++i) s += (batch || i ? "," : "") + std::to_string(dims[i]);
+  for (size_t i = 0; i < dims.size(); ++i) {
+    s += batch || i ? "," : "";
+    s += std::to_string(dims[i]);
+  }
   return s + "]";
 }
 
@@ -189,7 +192,10 @@ struct Server::Impl {
     for (size_t i = 0; ok && i < sig.input_shape.size(); ++i) ok = t.shape[i + 1] == sig.input_shape[i];
     if (!ok) {
       std::string got = "[";
-      for (size_t i = 0; i < t.shape.size(); ++i) got += (i ? "," : "") + std::to_string(t.shape[i]);
+      for (size_t i = 0; i < t.shape.size(); ++i) {
+        got += i ? "," : "";
+        got += std::to_string(t.shape[i]);
+      }
       throw RequestError(400, "input '" + sig.input_name + "': expected shape " + shape_json(sig.input_shape, true) +
                                   " (batch first), got " + got + "]");
     }
@@ -212,7 +218,12 @@ struct Server::Impl {
     const ModelSignature& s = lv.signature();
     std::string versions;
     for (const auto& [m, v] : repo->loaded())
-      if (m == model) versions += std::string(versions.empty() ? "" : ",") + "\"" + std::to_string(v) + "\"";
+      if (m == model) {
+        if (!versions.empty()) versions += ",";
+        versions += '"';
+        versions += std::to_string(v);
+        versions += '"';
+      }
     json classes = s.classes;
     return "{\"name\":" + json_quote(model) + ",\"versions\":[" + versions + "],\"platform\":\"kun\",\"inputs\":[{\"name\":" +
            json_quote(s.input_name) + ",\"datatype\":\"FP32\",\"shape\":" + shape_json(s.input_shape, true) +
@@ -379,7 +390,8 @@ struct Server::Impl {
         for (size_t j = 0; j < kk; ++j) {
           const int64_t c = idx[j];
           const std::string name = size_t(c) < sig.classes.size() ? sig.classes[size_t(c)] : std::to_string(c);
-          body += (j ? ",[" : "[") + json_quote(name) + ",";
+          body += j ? ",[" : "[";
+          body += json_quote(name) + ",";
           append_float(body, pr[size_t(c)]);
           body += "]";
         }
