@@ -9,9 +9,11 @@ pkgs=(build-essential cmake ninja-build ccache pkg-config
       nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libstb-dev libsqlite3-dev zlib1g-dev
       libsndfile1-dev libsamplerate0-dev libfftw3-dev
       dataset-fashion-mnist
-      libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata)
+      libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
+      libcpp-httplib-dev libssl-dev)
 if [[ "${1:-}" == "--peers" ]]; then
-  pkgs+=(python3-torch python3-numpy python3-torchaudio python3-regex)
+  pkgs+=(python3-torch python3-numpy python3-torchaudio python3-regex
+         python3-flask wrk)  # bench/serve: the Flask + PyTorch baseline and the load generator
 fi
 missing=()
 for p in "${pkgs[@]}"; do

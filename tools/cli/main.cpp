@@ -5,18 +5,20 @@
 //   kun summary CONFIG|MODEL  the layer table
 //   kun runs list|show|compare|plot   the run records
 //   kun recsys ...          recommender systems (see kun recsys --help)
-//   kun onnx ...            ONNX models: info, run (see kun onnx --help)
+//   kun onnx ...            ONNX models: info, run, import, export (see kun onnx --help)
+//   kun speech ...          speech: train, eval, transcribe (see kun speech --help)
+//   kun serve ...           the model server (see kun serve --help)
 //   kun version
 // Errors print one line `kun: error: ...` to stderr; usage errors exit 2, others 1.
-#include <CLI/CLI.hpp>
-#include <cstdio>
-#include <exception>
-#include <string>
-
 #include "commands.h"
 #include "kun/apps/onnx/onnx.h"
 #include "kun/apps/recsys/cli.h"
 #include "kun/apps/speech/cli.h"
+#include "kun/serve/cli.h"
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <string>
 
 namespace {
 
@@ -31,10 +33,11 @@ std::string join_args(int argc, char** argv) {
 
 int run(int argc, char** argv) {
   using namespace kun::cli;
-  // recsys has its own parser: hand it the rest of the line untouched.
+  // The field verbs and the server have their own parsers: hand them the rest of the line untouched.
   if (argc >= 2 && std::string(argv[1]) == "recsys") return kun::recsys::cli_main(argc - 1, argv + 1);
   if (argc >= 2 && std::string(argv[1]) == "onnx") return kun::onnx::cli_main(argc - 1, argv + 1);
   if (argc >= 2 && std::string(argv[1]) == "speech") return kun::speech::cli_main(argc - 1, argv + 1);
+  if (argc >= 2 && std::string(argv[1]) == "serve") return kun::serve::cli_main(argc - 1, argv + 1);
 
   CLI::App app{"kun: train, evaluate and use neural models from the command line.\n"
                "Run `kun train` with no config for the main job: a CNN on Fashion-MNIST.",
@@ -110,8 +113,9 @@ int run(int argc, char** argv) {
   for (auto* sub : {rl, rs, rc, rp}) sub->fallthrough();  // `kun runs list --runs-db x` works too
   auto* ver = app.add_subcommand("version", "Print the version.");
   app.add_subcommand("recsys", "Recommender systems: train, eval, recommend, similar (kun recsys --help).");
-  app.add_subcommand("onnx", "ONNX models: info (import check), run (kun onnx --help).");
+  app.add_subcommand("onnx", "ONNX models: info, run, import to .kun, export to .onnx (kun onnx --help).");
   app.add_subcommand("speech", "Speech: train, eval, transcribe (FSDD digits, CTC digit strings; kun speech --help).");
+  app.add_subcommand("serve", "Model server: KServe v2 + TF-Serving REST, batching, metrics (kun serve --help).");
 
   try {
     app.parse(argc, argv);
