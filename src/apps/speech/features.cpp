@@ -165,20 +165,18 @@ inline float fast_ln_bits(uint32_t b) {
 
 // v[i] <- scale * ln(max(v[i], lo) + add) for v[i] >= 0 (power values), lo + add a positive normal
 // float. For non-negative floats the integer order of the bits is the numeric order.
-void log_inplace(float* v, int64_t n, float scale, float lo, float add) {
+// Returns the largest result (taken in the same pass: its max chain hides behind the polynomial).
+float log_inplace(float* v, int64_t n, float scale, float lo, float add) {
   const uint32_t lo_bits = std::bit_cast<uint32_t>(lo);
-#pragma omp simd
+  float mx = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : mx)
   for (int64_t i = 0; i < n; ++i) {
     uint32_t b = std::bit_cast<uint32_t>(v[i]);
     b = b > lo_bits ? b : lo_bits;
-    v[i] = scale * fast_ln_bits(std::bit_cast<uint32_t>(std::bit_cast<float>(b) + add));
+    const float r = scale * fast_ln_bits(std::bit_cast<uint32_t>(std::bit_cast<float>(b) + add));
+    v[i] = r;
+    mx = mx > r ? mx : r;
   }
-}
-
-float max_of(const float* v, int64_t n) {
-  float mx = -std::numeric_limits<float>::infinity();
-#pragma omp simd reduction(max : mx)
-  for (int64_t i = 0; i < n; ++i) mx = mx > v[i] ? mx : v[i];
   return mx;
 }
 
@@ -287,7 +285,6 @@ struct FrontEnd {
   // MFCC
   int64_t n_mfcc = 0;
   std::vector<float> dct;       // (n_mfcc, n_mels)
-  std::vector<float> dct_pad;   // (n_mfcc rounded up to 4, n_mels), zero rows at the end
   std::vector<float> lift;      // (n_mfcc) or empty
 
   explicit FrontEnd(const SpectrogramOptions& o) {
@@ -367,8 +364,6 @@ struct FrontEnd {
     dct.resize(static_cast<size_t>(n_mfcc * n_mels));
     for (int64_t k = 0; k < n_mfcc; ++k)
       for (int64_t m = 0; m < n_mels; ++m) dct[k * n_mels + m] = p[m * n_mfcc + k];
-    dct_pad.assign(static_cast<size_t>((n_mfcc + 3) / 4 * 4 * n_mels), 0.0f);
-    std::copy(dct.begin(), dct.end(), dct_pad.begin());
     lift.clear();
     if (o.lifter > 0)
       for (int64_t k = 0; k < n_mfcc; ++k)
@@ -394,14 +389,17 @@ struct FrontEnd {
     ext.resize(static_cast<size_t>(len));
     float* e = ext.data();
     std::fill(e, e + P + pad, 0.0f);
-    float acc = 0;  // stays 0 unless some sample is NaN or inf
+    // Largest |x| as bits: an integer max has a 1-cycle dependency chain (a float sum of x * 0,
+    // the obvious NaN/inf test, serializes on the 4-cycle add latency: ~1 us per second of audio).
+    uint32_t mx = 0;
     float* body = e + P + pad;
-#pragma omp simd reduction(+ : acc)
+#pragma omp simd reduction(max : mx)
     for (int64_t i = 0; i < n; ++i) {
       body[i] = x[i];
-      acc += x[i] * 0.0f;
+      const uint32_t a = std::bit_cast<uint32_t>(x[i]) & 0x7fffffffu;
+      mx = mx > a ? mx : a;
     }
-    if (acc != 0.0f || std::isnan(acc)) {
+    if (mx >= 0x7f800000u) {  // exponent all ones: inf or NaN
       int64_t bad = 0;
       while (bad < n && std::isfinite(x[bad])) ++bad;
       KUN_CHECK(false, ValueError, op, ": the signal has a non-finite sample (", x[bad], ") at index ", bad);
@@ -615,9 +613,9 @@ struct FrontEnd {
 
   // 10*log10(max(v, 1e-10)) in place over a (rows, T) block, then the top_db clamp over the block.
   static void to_db(float* v, int64_t count, std::optional<double> top_db) {
-    log_inplace(v, count, 4.3429448190325175f /* 10 / ln 10 */, 1e-10f, 0.0f);
+    const float mx = log_inplace(v, count, 4.3429448190325175f /* 10 / ln 10 */, 1e-10f, 0.0f);
     if (top_db && *top_db > 0) {
-      const float floor_db = max_of(v, count) - static_cast<float>(*top_db);
+      const float floor_db = mx - static_cast<float>(*top_db);
 #pragma omp simd
       for (int64_t i = 0; i < count; ++i) v[i] = v[i] > floor_db ? v[i] : floor_db;
     }
@@ -637,30 +635,41 @@ struct FrontEnd {
     } else {
       to_db(v, count, o.top_db > 0 ? std::optional<double>(o.top_db) : std::nullopt);
     }
-    // out (n_mfcc, T) = dct (n_mfcc, n_mels) @ v (n_mels, Tp), register-blocked: 4 coefficients x 8 frames
-    // of accumulators, one load of v per mel band feeding 4 FMAs.
-    const float* dp = dct_pad.data();  // (Kp, n_mels), rows >= n_mfcc are zero
+    // out (n_mfcc, T) = dct (n_mfcc, n_mels) @ v (n_mels, Tp), register-blocked: up to 13 coefficients
+    // x 8 frames of accumulators, one load of v per mel band feeding up to 13 FMAs.
+    for (int64_t k0 = 0; k0 < n_mfcc;) {
+      const int64_t rem = n_mfcc - k0;
+      if (rem >= 13) {
+        dct_rows<13>(v, T, Tp, k0, out);
+        k0 += 13;
+      } else if (rem >= 8) {
+        dct_rows<8>(v, T, Tp, k0, out);
+        k0 += 8;
+      } else if (rem >= 4) {
+        dct_rows<4>(v, T, Tp, k0, out);
+        k0 += 4;
+      } else {
+        dct_rows<1>(v, T, Tp, k0, out);
+        k0 += 1;
+      }
+    }
+  }
+
+  // Rows [k0, k0 + K) of out (n_mfcc, T) = dct @ v, v (n_mels, Tp) with Tp a multiple of 8.
+  template <int K>
+  void dct_rows(const float* v, int64_t T, int64_t Tp, int64_t k0, float* out) const {
+    const float* dp = dct.data();  // (n_mfcc, n_mels)
     for (int64_t t0 = 0; t0 < Tp; t0 += 8) {
-      for (int64_t k0 = 0; k0 < n_mfcc; k0 += 4) {
-        v8f acc0 = {}, acc1 = {}, acc2 = {}, acc3 = {};
-        for (int64_t m = 0; m < n_mels; ++m) {
-          const v8f r = load8(v + m * Tp + t0);
-          acc0 += dp[(k0 + 0) * n_mels + m] * r;
-          acc1 += dp[(k0 + 1) * n_mels + m] * r;
-          acc2 += dp[(k0 + 2) * n_mels + m] * r;
-          acc3 += dp[(k0 + 3) * n_mels + m] * r;
-        }
-        float acc[4][8];
-        store8(acc[0], acc0);
-        store8(acc[1], acc1);
-        store8(acc[2], acc2);
-        store8(acc[3], acc3);
-        const int64_t tn = std::min<int64_t>(8, T - t0);
-        for (int64_t kk = 0; kk < 4 && k0 + kk < n_mfcc; ++kk) {
-          const float l = lift.empty() ? 1.0f : lift[k0 + kk];
-          float* o_k = out + (k0 + kk) * T + t0;
-          for (int64_t j = 0; j < tn; ++j) o_k[j] = acc[kk][j] * l;
-        }
+      v8f acc[K] = {};
+      for (int64_t m = 0; m < n_mels; ++m) {
+        const v8f r = load8(v + m * Tp + t0);
+        for (int kk = 0; kk < K; ++kk) acc[kk] += dp[(k0 + kk) * n_mels + m] * r;
+      }
+      const int64_t tn = std::min<int64_t>(8, T - t0);
+      for (int kk = 0; kk < K; ++kk) {
+        const float l = lift.empty() ? 1.0f : lift[k0 + kk];
+        float* o_k = out + (k0 + kk) * T + t0;
+        for (int64_t j = 0; j < tn; ++j) o_k[j] = acc[kk][j] * l;
       }
     }
   }
