@@ -68,6 +68,7 @@ std::string fsdd_path(const std::string& path) {
   if (fs::is_directory(fs::path(p) / "recordings")) return p;
   if (fs::is_directory(p) && fs::path(p).filename() == "recordings") return fs::path(p).parent_path().string();
   KUN_CHECK(false, IOError, "fsdd: no FSDD at '", p, "' (expected a folder holding recordings/); pass a path or set KUN_FSDD");
+  return {};  // not reached: KUN_CHECK(false, ...) throws
 }
 
 ClipList fsdd(const FsddOptions& opt) {
