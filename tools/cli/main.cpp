@@ -6,6 +6,7 @@
 //   kun runs list|show|compare|plot   the run records
 //   kun recsys ...          recommender systems (see kun recsys --help)
 //   kun onnx ...            ONNX models: info, run (see kun onnx --help)
+//   kun text ...            text classification: train, eval, predict (see kun text --help)
 //   kun version
 // Errors print one line `kun: error: ...` to stderr; usage errors exit 2, others 1.
 #include <CLI/CLI.hpp>
@@ -16,6 +17,7 @@
 #include "commands.h"
 #include "kun/apps/onnx/onnx.h"
 #include "kun/apps/recsys/cli.h"
+#include "kun/apps/text/pipeline.h"
 
 namespace {
 
@@ -33,6 +35,7 @@ int run(int argc, char** argv) {
   // recsys has its own parser: hand it the rest of the line untouched.
   if (argc >= 2 && std::string(argv[1]) == "recsys") return kun::recsys::cli_main(argc - 1, argv + 1);
   if (argc >= 2 && std::string(argv[1]) == "onnx") return kun::onnx::cli_main(argc - 1, argv + 1);
+  if (argc >= 2 && std::string(argv[1]) == "text") return kun::text::cli_main(argc - 1, argv + 1);
 
   CLI::App app{"kun: train, evaluate and use neural models from the command line.\n"
                "Run `kun train` with no config for the main job: a CNN on Fashion-MNIST.",
@@ -109,6 +112,7 @@ int run(int argc, char** argv) {
   auto* ver = app.add_subcommand("version", "Print the version.");
   app.add_subcommand("recsys", "Recommender systems: train, eval, recommend, similar (kun recsys --help).");
   app.add_subcommand("onnx", "ONNX models: info (import check), run (kun onnx --help).");
+  app.add_subcommand("text", "Text classification and MLM pre-training: train, eval, predict (kun text --help).");
 
   try {
     app.parse(argc, argv);
