@@ -215,8 +215,8 @@ TEST(NormOps, DropoutMaskIsTheScalarPhiloxStream) {
   // draw of the scalar philox(key, offset + i / 4) word i % 4, for any length and offset.
   for (int64_t n : {1, 3, 31, 32, 33, 100, 4096 * 4 + 37}) {
     for (uint64_t offset : {uint64_t{0}, uint64_t{5}, uint64_t{1} << 33}) {
+    for (double p : {0.1, 0.4, 0.5}) {
       Tensor x = add(rand({n}), 0.5);  // nonzero everywhere
-      const double p = 0.4;
       Tensor y = dropout_masked(x, p, 0x1234567890ull, offset).contiguous();
       const float* px = x.data<float>();
       const float* py = y.data<float>();
@@ -227,7 +227,8 @@ TEST(NormOps, DropoutMaskIsTheScalarPhiloxStream) {
         const float want = keep ? px[i] * static_cast<float>(1.0 / (1.0 - p)) : 0.0f;
         bad += py[i] != want;
       }
-      EXPECT_EQ(bad, 0) << "n " << n << " offset " << offset;
+      EXPECT_EQ(bad, 0) << "n " << n << " offset " << offset << " p " << p;
+    }
     }
   }
 }

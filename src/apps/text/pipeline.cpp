@@ -474,6 +474,7 @@ TrainReport run_text_job(const TextJob& job, FILE* out, int verbose) {
   const uint64_t seed = job.train.value("seed", uint64_t{1});
   const auto t0 = Clock::now();
   Splits s = load_splits(job.data, seed);
+  if (job.task == "pretrain_mlm") s.test = TextDataset{};  // pre-training never touches the test split
   std::fprintf(out, "data: %zu train / %zu validation / %zu test texts, labels:", s.train.size(), s.val.size(),
                s.test.size());
   for (auto& l : s.train.label_names) std::fprintf(out, " %s", l.c_str());
