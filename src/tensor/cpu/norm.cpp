@@ -1,6 +1,7 @@
 // Fused normalization kernels (layer_norm over rows, batch_norm over channels) and dropout.
 // Variances are two-pass (mean first, then squared deviations), never E[x^2] - E[x]^2.
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "kun/tensor/ops_norm.h"
@@ -457,6 +458,25 @@ inline void philox8(uint64_t key, uint64_t ctr0, uint32_t out[32]) {
   for (int l = 0; l < 8; ++l) out[4 * l] = c0[l], out[4 * l + 1] = c1[l], out[4 * l + 2] = c2[l], out[4 * l + 3] = c3[l];
 #endif
 }
+// out[j] = (w[j] >> 8) >= thr ? x[j] * scale : 0 for j < 32 (the integer form of
+// u32_to_unit_float(w) >= p), branch-free.
+template <typename T>
+inline void select32(const uint32_t* w, uint32_t thr, T scale, const T* x, T* out) {
+#if defined(__AVX2__)
+  if constexpr (std::is_same_v<T, float>) {
+    // (w >> 8) < 2^24, so a signed compare with thr - 1 is exact (thr >= 0; thr == 0 keeps all).
+    const __m256i th = _mm256_set1_epi32(static_cast<int>(thr) - 1);
+    const __m256 sc = _mm256_set1_ps(scale);
+    for (int j = 0; j < 32; j += 8) {
+      const __m256i v = _mm256_srli_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + j)), 8);
+      const __m256 keep = _mm256_castsi256_ps(_mm256_cmpgt_epi32(v, th));
+      _mm256_storeu_ps(out + j, _mm256_and_ps(_mm256_mul_ps(_mm256_loadu_ps(x + j), sc), keep));
+    }
+    return;
+  }
+#endif
+  for (int j = 0; j < 32; ++j) out[j] = (w[j] >> 8) >= thr ? x[j] * scale : T(0);
+}
 }  // namespace
 
 Tensor dropout_masked(const Tensor& x, double p, uint64_t key, uint64_t offset) {
@@ -484,11 +504,7 @@ Tensor dropout_masked(const Tensor& x, double p, uint64_t key, uint64_t offset) 
         const int64_t i0 = blk * 4, m = std::min<int64_t>(32, n - i0);
         if (m == 32) {
           // Branch-free (vectorizable): the integer form of u32_to_unit_float(w) >= pf.
-          const T sc = scale;
-          const uint32_t th = thr;
-          const T* __restrict xi = px + i0;
-          T* __restrict oi = po + i0;
-          _Pragma("omp simd") for (int j = 0; j < 32; ++j) oi[j] = (w32[j] >> 8) >= th ? xi[j] * sc : T(0);
+          select32(w32, thr, scale, px + i0, po + i0);
         } else {
           for (int64_t j = 0; j < m; ++j) po[i0 + j] = u32_to_unit_float(w32[j]) >= pf ? px[i0 + j] * scale : T(0);
         }
