@@ -6,6 +6,7 @@
 //
 //   ./build/example_imdb_fasttext [--dim 10] [--buckets 2000000] [--ngrams 2] [--epochs 10] [--lr 0.1]
 //                                 [--min_count 1] [--seed 1] [--refit 1]
+//                                 [--apostrophes 0]  (1: keep "don't" one word)
 // Data: $KUN_IMDB or ../shared/data/imdb (aclImdb_labeled.tar.gz).
 #include <chrono>
 #include <cstdio>
@@ -34,6 +35,7 @@ int main(int argc, char** argv) try {
     else if (k == "--min_count") opt.min_count = std::stoll(v);
     else if (k == "--seed") opt.seed = std::stoull(v);
     else if (k == "--refit") refit = v != "0";
+    else if (k == "--apostrophes") opt.normalize.keep_apostrophes = v != "0";
     else throw std::runtime_error("unknown option " + k);
   }
   manual_seed(42);

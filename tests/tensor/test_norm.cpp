@@ -209,3 +209,26 @@ TEST(NormOps, NonContiguousAndThreadCounts) {
   EXPECT_TRUE(close(l1, l2, 0, 0));
   EXPECT_TRUE(close(b1, b2, 0, 0));
 }
+
+TEST(NormOps, DropoutMaskIsTheScalarPhiloxStream) {
+  // The kernel draws eight Philox blocks at a time; every element must still get exactly the
+  // draw of the scalar philox(key, offset + i / 4) word i % 4, for any length and offset.
+  for (int64_t n : {1, 3, 31, 32, 33, 100, 4096 * 4 + 37}) {
+    for (uint64_t offset : {uint64_t{0}, uint64_t{5}, uint64_t{1} << 33}) {
+    for (double p : {0.1, 0.4, 0.5}) {
+      Tensor x = add(rand({n}), 0.5);  // nonzero everywhere
+      Tensor y = dropout_masked(x, p, 0x1234567890ull, offset).contiguous();
+      const float* px = x.data<float>();
+      const float* py = y.data<float>();
+      int64_t bad = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const auto w = philox(0x1234567890ull, offset + static_cast<uint64_t>(i / 4));
+        const bool keep = u32_to_unit_float(w[i % 4]) >= static_cast<float>(p);
+        const float want = keep ? px[i] * static_cast<float>(1.0 / (1.0 - p)) : 0.0f;
+        bad += py[i] != want;
+      }
+      EXPECT_EQ(bad, 0) << "n " << n << " offset " << offset << " p " << p;
+    }
+    }
+  }
+}

@@ -6,6 +6,7 @@
 //   kun runs list|show|compare|plot   the run records
 //   kun recsys ...          recommender systems (see kun recsys --help)
 //   kun onnx ...            ONNX models: info, run, import, export (see kun onnx --help)
+//   kun text ...            text classification: train, eval, predict (see kun text --help)
 //   kun speech ...          speech: train, eval, transcribe (see kun speech --help)
 //   kun serve ...           the model server (see kun serve --help)
 //   kun version
@@ -14,6 +15,7 @@
 #include "kun/apps/onnx/onnx.h"
 #include "kun/apps/recsys/cli.h"
 #include "kun/apps/speech/cli.h"
+#include "kun/apps/text/pipeline.h"
 #include "kun/serve/cli.h"
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -36,6 +38,7 @@ int run(int argc, char** argv) {
   // The field verbs and the server have their own parsers: hand them the rest of the line untouched.
   if (argc >= 2 && std::string(argv[1]) == "recsys") return kun::recsys::cli_main(argc - 1, argv + 1);
   if (argc >= 2 && std::string(argv[1]) == "onnx") return kun::onnx::cli_main(argc - 1, argv + 1);
+  if (argc >= 2 && std::string(argv[1]) == "text") return kun::text::cli_main(argc - 1, argv + 1);
   if (argc >= 2 && std::string(argv[1]) == "speech") return kun::speech::cli_main(argc - 1, argv + 1);
   if (argc >= 2 && std::string(argv[1]) == "serve") return kun::serve::cli_main(argc - 1, argv + 1);
 
@@ -114,6 +117,7 @@ int run(int argc, char** argv) {
   auto* ver = app.add_subcommand("version", "Print the version.");
   app.add_subcommand("recsys", "Recommender systems: train, eval, recommend, similar (kun recsys --help).");
   app.add_subcommand("onnx", "ONNX models: info, run, import to .kun, export to .onnx (kun onnx --help).");
+  app.add_subcommand("text", "Text classification and MLM pre-training: train, eval, predict (kun text --help).");
   app.add_subcommand("speech", "Speech: train, eval, transcribe (FSDD digits, CTC digit strings; kun speech --help).");
   app.add_subcommand("serve", "Model server: KServe v2 + TF-Serving REST, batching, metrics (kun serve --help).");
 

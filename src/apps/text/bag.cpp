@@ -180,7 +180,8 @@ std::vector<std::vector<int32_t>> FastText::features(const std::vector<std::stri
 }
 
 void FastText::fit(const std::vector<std::vector<int32_t>>& x, const std::vector<int64_t>& y, int64_t num_classes,
-                   const std::function<bool(int64_t)>& on_epoch) {
+                   const std::function<bool(int64_t)>& on_epoch,
+                   const std::function<void(int64_t, int64_t)>& on_step) {
   KUN_CHECK(x.size() == y.size() && !x.empty(), ValueError, "FastText::fit: need as many labels as texts (got ",
             x.size(), " texts, ", y.size(), " labels), at least one");
   KUN_CHECK(num_classes >= 2, ValueError, "FastText::fit: num_classes must be >= 2, got ", num_classes);
@@ -201,7 +202,10 @@ void FastText::fit(const std::vector<std::vector<int32_t>>& x, const std::vector
   std::vector<float> hid(d), grad(d), p(num_classes);
   for (int64_t epoch = 1; epoch <= opt_.epochs; ++epoch) {
     std::shuffle(order.begin(), order.end(), rng);
+    int64_t in_epoch = 0;
     for (size_t idx : order) {
+      if (on_step && (++in_epoch % 256 == 0 || in_epoch == static_cast<int64_t>(order.size())))
+        on_step(epoch, in_epoch);
       const float lr = static_cast<float>(opt_.lr * (1.0 - done / total));
       done += 1;
       const auto& f = x[idx];
@@ -241,6 +245,24 @@ void FastText::fit(const std::vector<std::vector<int32_t>>& x, const std::vector
     }
     if (on_epoch && !on_epoch(epoch)) break;
   }
+}
+
+std::vector<std::string> FastText::vocabulary() const {
+  std::vector<std::string> v(words_.size());
+  for (auto& [w, id] : words_) v[static_cast<size_t>(id)] = w;
+  return v;
+}
+
+void FastText::set_state(const std::vector<std::string>& vocabulary, const Weights& w, int64_t num_classes) {
+  const auto rows = static_cast<int64_t>(vocabulary.size()) + opt_.buckets;
+  KUN_CHECK(num_classes >= 2 && static_cast<int64_t>(w.input.size()) == rows * opt_.dim &&
+                static_cast<int64_t>(w.output.size()) == num_classes * opt_.dim,
+            ValueError, "FastText::set_state: expected input ", rows, " x ", opt_.dim, " and output ", num_classes,
+            " x ", opt_.dim, " weights, got ", w.input.size(), " and ", w.output.size(), " values");
+  words_.clear();
+  for (size_t i = 0; i < vocabulary.size(); ++i) words_.emplace(vocabulary[i], static_cast<int32_t>(i));
+  KUN_CHECK(words_.size() == vocabulary.size(), ValueError, "FastText::set_state: the vocabulary has duplicate words");
+  input_ = w.input, output_ = w.output, classes_ = num_classes;
 }
 
 std::vector<float> FastText::predict_proba(const std::vector<int32_t>& f) const {

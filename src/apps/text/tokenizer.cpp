@@ -42,7 +42,14 @@ std::string normalize(std::string_view text, const NormalizeOptions& opt) {
   for (size_t i = 0; i < s.size();) {
     int len;
     const char32_t cp = decode_utf8(s, i, &len);
-    if (is_punctuation(cp)) {
+    bool inner_apostrophe = false;
+    if (opt.keep_apostrophes && (cp == U'\'' || cp == U'\u2019') && i > 0 && i + len < s.size()) {
+      size_t b = i - 1;  // start of the previous code point
+      while (b > 0 && (static_cast<unsigned char>(s[b]) & 0xC0) == 0x80) --b;
+      int l1, l2;
+      inner_apostrophe = is_letter(decode_utf8(s, b, &l1)) && is_letter(decode_utf8(s, i + len, &l2));
+    }
+    if (is_punctuation(cp) && !inner_apostrophe) {
       if (opt.punctuation == Punctuation::split) {
         out.push_back(' ');
         out.append(s, i, len);

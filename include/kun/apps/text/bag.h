@@ -72,8 +72,10 @@ class FastText {
   // Trains opt.epochs epochs over (features, labels) in a seeded shuffled order; on_epoch(e) runs
   // after each epoch (e from 1) — e.g. to evaluate a validation split and snapshot() — and stops
   // training early by returning false (the learning-rate schedule still spans opt.epochs).
+  // on_step(epoch, texts_done_in_epoch) runs every 256 texts (progress display).
   void fit(const std::vector<std::vector<int32_t>>& x, const std::vector<int64_t>& y, int64_t num_classes,
-           const std::function<bool(int64_t epoch)>& on_epoch = {});
+           const std::function<bool(int64_t epoch)>& on_epoch = {},
+           const std::function<void(int64_t epoch, int64_t done)>& on_step = {});
   std::vector<float> predict_proba(const std::vector<int32_t>& f) const;
   int64_t predict(const std::vector<int32_t>& f) const;
   double accuracy(const std::vector<std::vector<int32_t>>& x, const std::vector<int64_t>& y) const;
@@ -85,6 +87,13 @@ class FastText {
   Weights snapshot() const { return {input_, output_}; }
   void restore(const Weights& w) { input_ = w.input, output_ = w.output; }
   int64_t num_words() const { return static_cast<int64_t>(words_.size()); }
+
+  // Saving: the options, the vocabulary by row id, and the weights (input (rows, dim), output (classes, dim)).
+  const FastTextOptions& options() const { return opt_; }
+  int64_t num_classes() const { return classes_; }
+  std::vector<std::string> vocabulary() const;
+  // Rebuilds a trained model; sizes are checked against the options (ValueError on mismatch).
+  void set_state(const std::vector<std::string>& vocabulary, const Weights& w, int64_t num_classes);
 
  private:
   FastTextOptions opt_;

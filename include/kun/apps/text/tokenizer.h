@@ -27,6 +27,8 @@ struct NormalizeOptions {
   bool lower = true;        // Unicode simple lower-casing (see unicode.h)
   bool strip_html = true;   // "<br />", "<i>" ... -> " " (a tag is '<' + a letter or '/' ... up to '>')
   Punctuation punctuation = Punctuation::keep;
+  // remove / split: an apostrophe (' or U+2019) between two letters stays in the word ("don't").
+  bool keep_apostrophes = false;
 };
 // Applies, in order: invalid UTF-8 -> U+FFFD, HTML tag stripping, lower-casing, punctuation.
 std::string normalize(std::string_view text, const NormalizeOptions& opt = {});
