@@ -9,6 +9,7 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "train/toml_json.h"
 #include "kun/core/error.h"
 #include "kun/data/csv.h"
 #include "kun/data/image_folder.h"
@@ -86,30 +87,6 @@ batch_size = 64
 seed = 1
 lr_schedule = { name = "cosine", t_max = 6, eta_min = 1e-5 }
 )toml";
-
-// ---------------- TOML -> JSON ----------------
-
-json toml_to_json(const toml::node& n) {
-  if (auto t = n.as_table()) {
-    json j = json::object();
-    for (auto& [k, v] : *t) j[std::string(k.str())] = toml_to_json(v);
-    return j;
-  }
-  if (auto a = n.as_array()) {
-    json j = json::array();
-    for (auto& v : *a) j.push_back(toml_to_json(v));
-    return j;
-  }
-  if (auto v = n.as_string()) return v->get();
-  if (auto v = n.as_integer()) return v->get();
-  if (auto v = n.as_floating_point()) return v->get();
-  if (auto v = n.as_boolean()) return v->get();
-  std::ostringstream os;
-  if (auto v = n.as_date()) os << v->get();
-  else if (auto v2 = n.as_time()) os << v2->get();
-  else if (auto v3 = n.as_date_time()) os << v3->get();
-  return os.str();
-}
 
 std::string kind_name(const json& v) {
   switch (v.type()) {
@@ -692,6 +669,29 @@ std::string final_activation(const json& model) {
 }
 
 }  // namespace
+
+json toml_to_json(const toml::node& n) {
+  if (auto t = n.as_table()) {
+    json j = json::object();
+    for (auto& [k, v] : *t) j[std::string(k.str())] = toml_to_json(v);
+    return j;
+  }
+  if (auto a = n.as_array()) {
+    json j = json::array();
+    for (auto& v : *a) j.push_back(toml_to_json(v));
+    return j;
+  }
+  if (auto v = n.as_string()) return v->get();
+  if (auto v = n.as_integer()) return v->get();
+  if (auto v = n.as_floating_point()) return v->get();
+  if (auto v = n.as_boolean()) return v->get();
+  std::ostringstream os;
+  if (auto v = n.as_date()) os << v->get();
+  else if (auto v2 = n.as_time()) os << v2->get();
+  else if (auto v3 = n.as_date_time()) os << v3->get();
+  return os.str();
+}
+
 
 std::string closest_name(const std::string& name, const std::vector<std::string>& candidates) {
   std::string best;

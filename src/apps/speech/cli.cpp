@@ -15,6 +15,7 @@
 #include "kun/apps/speech/augment.h"
 #include "kun/apps/speech/pipeline.h"
 #include "kun/core/error.h"
+#include "train/toml_json.h"
 #include "kun/core/rng.h"
 #include "kun/core/threading.h"
 #include "kun/nn/module.h"
@@ -28,28 +29,11 @@ namespace kun::speech {
 namespace {
 
 namespace fs = std::filesystem;
+using train::toml_to_json;
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-json toml_to_json(const toml::node& n) {
-  if (auto t = n.as_table()) {
-    json j = json::object();
-    for (auto& [k, v] : *t) j[std::string(k.str())] = toml_to_json(v);
-    return j;
-  }
-  if (auto a = n.as_array()) {
-    json j = json::array();
-    for (auto& v : *a) j.push_back(toml_to_json(v));
-    return j;
-  }
-  if (auto v = n.as_string()) return v->get();
-  if (auto v = n.as_integer()) return v->get();
-  if (auto v = n.as_floating_point()) return v->get();
-  if (auto v = n.as_boolean()) return v->get();
-  return nullptr;
-}
 
 std::string squash(const std::string& s) {
   std::string o;

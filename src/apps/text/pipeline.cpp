@@ -10,6 +10,7 @@
 
 #include "kun/apps/text/classifier.h"
 #include "kun/core/error.h"
+#include "train/toml_json.h"
 #include "kun/core/rng.h"
 #include "kun/core/threading.h"
 #include "kun/tensor/ops.h"
@@ -20,28 +21,11 @@ namespace kun::text {
 
 using json = nlohmann::json;
 namespace fs = std::filesystem;
+using train::toml_to_json;
 
 namespace {
 
 // ---------------- config parsing ----------------
-
-json toml_to_json(const toml::node& n) {
-  if (auto t = n.as_table()) {
-    json j = json::object();
-    for (auto& [k, v] : *t) j[std::string(k.str())] = toml_to_json(v);
-    return j;
-  }
-  if (auto a = n.as_array()) {
-    json j = json::array();
-    for (auto& v : *a) j.push_back(toml_to_json(v));
-    return j;
-  }
-  if (auto v = n.as_string()) return v->get();
-  if (auto v = n.as_integer()) return v->get();
-  if (auto v = n.as_floating_point()) return v->get();
-  if (auto v = n.as_boolean()) return v->get();
-  return nullptr;
-}
 
 size_t edit_distance(const std::string& a, const std::string& b) {
   std::vector<size_t> d(b.size() + 1);
